@@ -21,9 +21,15 @@ DEBUG = os.environ.get("PXFAST_DEBUG") == "1"
 CFLAGS = ["-O0", "-g"] if DEBUG else ["-O3"]
 
 
+# PXFAST_EXT=ticks,fsm builds only those modules (a development shortcut).
+ONLY = {name for name in os.environ.get("PXFAST_EXT", "").split(",") if name}
+
+
 def extensions() -> list[Extension]:
     exts = []
     for pyx in sorted(EXT_DIR.glob("*.pyx")):
+        if ONLY and pyx.stem not in ONLY:
+            continue
         exts.append(
             Extension(
                 f"pxfast._{pyx.stem}",
