@@ -83,6 +83,30 @@ static inline int pxf_double_to_decimal_fast(double x, int64_t *mant, int *exp) 
     return 1;
 }
 
+/* 1: repr(x) has at most e decimals and *mant == repr(x) * 10^e (not
+ * normalized: 21000.5 at e=2 gives 2100050); 0: repr(x) has more than e
+ * decimals, or |x| * 10^e >= 2^43 (ask pxf_double_to_decimal_fast); -1: x is
+ * NaN or infinite.  0 <= e <= 22.  No GIL needed.
+ *
+ * Callers that know the scale they want (a tick's decimals) skip the search
+ * and the normalization of pxf_double_to_decimal_fast.  The argument above
+ * holds for any e below the 2^43 bound: if repr(x) has at most e decimals,
+ * padded to e decimals it is a round-tripping candidate, the only one. */
+static inline int pxf_double_to_decimal_at(double x, int e, int64_t *mant) {
+    double ax, scaled;
+    int64_t n;
+    if (!isfinite(x)) return -1;
+    ax = fabs(x);
+    scaled = ax * PXF_P10D[e];
+    if (scaled >= PXF_FAST_LIMIT) return 0;
+    /* scaled < 2^43, so scaled + 0.5 is exact and truncation rounds; an exact
+     * tie is never a round-tripping candidate, so its direction is moot. */
+    n = (int64_t)(scaled + 0.5);
+    if ((double)n / PXF_P10D[e] != ax) return 0;
+    *mant = x < 0 ? -n : n;
+    return 1;
+}
+
 /* Parse "[+-]digits[.digits][(e|E)[+-]digits]" (whitespace-free) into
  * mant * 10^-exp exactly, keeping trailing zeros as written ("0.250" -> 250, 3).
  * A positive decimal exponent is folded into mant ("5E+1" -> 50, 0).

@@ -13,6 +13,7 @@ cdef extern from "exactnum.h" nogil:
     ctypedef long long pxf_int128 "__int128"
     void pxf_normalize(int64_t *mant, int *exp)
     int pxf_double_to_decimal_fast(double x, int64_t *mant, int *exp)
+    int pxf_double_to_decimal_at(double x, int e, int64_t *mant)
     int pxf_parse_decimal(const char *s, Py_ssize_t n, int64_t *mant, int *exp)
     pxf_int128 pxf_div_round(pxf_int128 num, pxf_int128 den, int mode)
     int pxf_rescale(int64_t mant, int from_exp, int to_exp, pxf_int128 *out)

@@ -19,12 +19,10 @@ except ImportError:  # pragma: no cover - uvloop is a runtime dependency on POSI
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    if item.get_closest_marker("both_loops") is None:
-        return None
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
         "asyncio": asyncio.new_event_loop
     }
-    if uvloop is not None:
+    if uvloop is not None and item.get_closest_marker("both_loops") is not None:
         factories["uvloop"] = uvloop.new_event_loop
     return factories

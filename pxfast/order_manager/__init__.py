@@ -1,0 +1,1 @@
+"""Order management: OrderManager, templates and the tick-size helpers in ``utils``."""
