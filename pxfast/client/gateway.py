@@ -139,6 +139,7 @@ class GatewaySession:
         self.stats = SessionStats()
         self._token: str | None = None
         self._token_expiry = 0.0
+        self._refresh_margin = REFRESH_MARGIN
         self._refreshing: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
@@ -162,8 +163,8 @@ class GatewaySession:
     # ------------------------------------------------------------------ tokens
 
     async def token(self) -> str:
-        """A token good for at least REFRESH_MARGIN more seconds (logs in if needed)."""
-        if self._token is None or self._token_expiry - time.time() < REFRESH_MARGIN:
+        """A token with at least the refresh margin left (renewed or logged in if needed)."""
+        if self._token is None or self._token_expiry - time.time() < self._refresh_margin:
             await self.refresh()
         assert self._token is not None
         return self._token
@@ -198,11 +199,14 @@ class GatewaySession:
 
     def _adopt(self, token: str) -> None:
         self._token = token
+        now = time.time()
         expiry = jwt_expiry(token)
         if expiry is None:
             logger.warning("the Gateway token has no readable exp claim; assuming one hour")
-            expiry = time.time() + UNKNOWN_LIFETIME
+            expiry = now + UNKNOWN_LIFETIME
         self._token_expiry = expiry
+        # Five minutes for a day-long token; a quarter of the lifetime for short ones.
+        self._refresh_margin = min(REFRESH_MARGIN, 0.25 * max(0.0, expiry - now))
 
     async def login(self) -> None:
         creds = self._credentials
@@ -291,9 +295,9 @@ class GatewaySession:
             except ConnectFailed as exc:
                 raise ProjectXConnectionError(f"{endpoint.path} not sent: {exc}") from None
             except RequestUncertain as exc:
-                raise self._uncertain(endpoint, body, str(exc)) from None
+                raise self._uncertain(endpoint, body, str(exc), "transport") from None
             except ProjectXServerError as exc:
-                raise self._uncertain(endpoint, body, str(exc)) from None
+                raise self._uncertain(endpoint, body, str(exc), "server_error") from None
             except _RateLimited as exc:
                 raise OrderRateLimitedError(
                     f"{endpoint.path}: rate limited by the Gateway (HTTP 429); not executed",
@@ -312,13 +316,16 @@ class GatewaySession:
         raise AssertionError("unreachable")
 
     def _uncertain(
-        self, endpoint: Endpoint, body: Any, reason: str
+        self, endpoint: Endpoint, body: Any, reason: str, kind: str
     ) -> OrderSubmissionUncertainError:
+        """``kind`` is "transport" (timeout, reset) or "server_error" (5xx)."""
         self.stats.uncertain += 1
-        return OrderSubmissionUncertainError(
+        error = OrderSubmissionUncertainError(
             f"{endpoint.path} outcome unknown ({reason}); reconcile before retrying",
             payload=_plain(body),
         )
+        error.kind = kind  # type: ignore[attr-defined]
+        return error
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.max_backoff, self.retry_backoff * (2**attempt))

@@ -27,7 +27,7 @@ from pxfast.exceptions import (
     ProjectXError,
     ProjectXInstrumentError,
 )
-from pxfast.messages import Bar, OrderUpdate
+from pxfast.messages import Bar, OrderUpdate, PositionUpdate, TradeUpdate
 from pxfast.models import Account, Instrument, Position, ProjectXConfig, Trade
 
 __all__ = ["ProjectX", "contract_expiry_key"]
@@ -360,6 +360,10 @@ class ProjectX:
     # ------------------------------------------------------------------ positions, trades
 
     async def search_open_positions(self, account_id: int | None = None) -> list[Position]:
+        return [Position.from_update(p) for p in await self.search_position_updates(account_id)]
+
+    async def search_position_updates(self, account_id: int | None = None) -> list[PositionUpdate]:
+        """Position/searchOpen as the Gateway's payload Structs."""
         await self._ensure_authenticated()
         response = cast(
             schema.PositionsResponse,
@@ -372,7 +376,7 @@ class ProjectX:
                 response.errorMessage or f"Position search failed (errorCode {response.errorCode})",
                 response.errorCode,
             )
-        return [Position.from_update(p) for p in response.positions]
+        return response.positions
 
     async def get_positions(self) -> list[Position]:
         return await self.search_open_positions()
@@ -385,6 +389,17 @@ class ProjectX:
         account_id: int | None = None,
         limit: int = 100,
     ) -> list[Trade]:
+        trades = await self.search_trade_updates(start_date, end_date, contract_id, account_id)
+        return [Trade.from_update(t) for t in trades[:limit]]
+
+    async def search_trade_updates(
+        self,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        contract_id: str | None = None,
+        account_id: int | None = None,
+    ) -> list[TradeUpdate]:
+        """Trade/search (default: the last 30 days) as the Gateway's payload Structs."""
         await self._ensure_authenticated()
         end = end_date or datetime.now(UTC)
         start = start_date or end - timedelta(days=30)
@@ -401,7 +416,7 @@ class ProjectX:
                 response.errorMessage or f"Trade search failed (errorCode {response.errorCode})",
                 response.errorCode,
             )
-        return [Trade.from_update(t) for t in response.trades[:limit]]
+        return response.trades
 
     # ------------------------------------------------------------------ order queries (raw)
 
