@@ -1,0 +1,240 @@
+"""``suite.data``: the current price and bars for one instrument.
+
+``get_current_price`` reads the market hub's state for the contract (the last
+trade while recent, else the bid/ask mid); until the first quote arrives it
+falls back to the last bar's close, which ``initialize`` loads over REST, so
+a subscribed instrument always has a price once the suite is created.
+
+Bars for each configured timeframe start from History/retrieveBars and are
+extended from the trade prints as they arrive; every bar that closes is
+announced with ``NEW_BAR`` (``{"timeframe", "data"}``).  Bars are bucketed by
+receipt time, as project-x-py does.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pxfast.bars import BarFrame
+from pxfast.event_bus import EventBus, EventType
+from pxfast.models import Instrument
+
+if TYPE_CHECKING:
+    from pxfast.client.project_x import ProjectX
+    from pxfast.realtime.connection import RealtimeConnection
+
+__all__ = ["RealtimeDataManager", "Timeframe", "parse_timeframe"]
+
+_UNITS = {
+    "sec": (1, 1),
+    "min": (2, 60),
+    "hr": (3, 3600),
+    "hour": (3, 3600),
+    "day": (4, 86400),
+    "week": (5, 7 * 86400),
+    "month": (6, 30 * 86400),
+}
+_TIMEFRAME = re.compile(r"^\s*(\d+)\s*([a-z]+?)s?\s*$")
+
+
+@dataclass(frozen=True)
+class Timeframe:
+    name: str
+    unit: int  # the Gateway's AggregateBarUnit
+    number: int
+    seconds: int
+
+
+def parse_timeframe(name: str) -> Timeframe:
+    """'5min' -> unit 2 x 5 (300 s); '1hr', '15sec', '1day' ... ValueError otherwise."""
+    match = _TIMEFRAME.match(name.lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(f"Invalid timeframe {name!r}; use e.g. '15sec', '1min', '5min', '1hr'")
+    number = int(match.group(1))
+    if number <= 0:
+        raise ValueError(f"Invalid timeframe {name!r}")
+    unit, seconds = _UNITS[match.group(2)]
+    return Timeframe(name, unit, number, number * seconds)
+
+
+class _Series:
+    """Bars of one timeframe: closed bars as columns plus the one still forming."""
+
+    def __init__(self, timeframe: Timeframe, frame: BarFrame) -> None:
+        self.timeframe = timeframe
+        self.frame = frame
+        self.current: list[float] | None = None  # [start epoch, o, h, l, c, v]
+
+    def tick(self, now: float, price: float, volume: float) -> dict[str, Any] | None:
+        """Fold a print in; the closed bar's dict when this print starts a new bar."""
+        span = self.timeframe.seconds
+        start = now - now % span
+        bar = self.current
+        closed = None
+        if bar is None or start >= bar[0] + span:
+            if bar is not None:
+                closed = self._close(bar)
+            self.current = [start, price, price, price, price, volume]
+            return closed
+        bar[2] = max(bar[2], price)
+        bar[3] = min(bar[3], price)
+        bar[4] = price
+        bar[5] += volume
+        return None
+
+    def _close(self, bar: list[float]) -> dict[str, Any]:
+        stamp = datetime.fromtimestamp(bar[0], UTC)
+        columns = {name: self.frame[name] for name in self.frame.columns}
+        columns["timestamp"] = np.append(
+            columns["timestamp"], np.datetime64(stamp.replace(tzinfo=None), "us")
+        )
+        for index, name in enumerate(("open", "high", "low", "close"), start=1):
+            columns[name] = np.append(columns[name], bar[index])
+        columns["volume"] = np.append(columns["volume"], int(bar[5]))
+        self.frame = BarFrame(columns, self.frame.tz)
+        return {
+            "timestamp": stamp,
+            "open": bar[1],
+            "high": bar[2],
+            "low": bar[3],
+            "close": bar[4],
+            "volume": int(bar[5]),
+        }
+
+    def with_current(self) -> BarFrame:
+        if self.current is None:
+            return self.frame
+        series = _Series(self.timeframe, self.frame)
+        series._close(list(self.current))
+        return series.frame
+
+
+class RealtimeDataManager:
+    def __init__(
+        self,
+        instrument: str | Instrument,
+        project_x: ProjectX,
+        realtime_client: RealtimeConnection | None = None,
+        event_bus: EventBus | None = None,
+        timeframes: list[str] | None = None,
+        timezone: str = "America/Chicago",
+        config: dict[str, Any] | None = None,
+        session_config: Any = None,
+    ) -> None:
+        self.instrument = instrument
+        self.project_x = project_x
+        self.realtime = realtime_client
+        self.event_bus = event_bus or EventBus()
+        self.timeframes = [parse_timeframe(t) for t in (timeframes or ["5min"])]
+        self.timezone = timezone
+        self.config = dict(config or {})
+        self.contract_id: str | None = instrument.id if isinstance(instrument, Instrument) else None
+        self._series: dict[str, _Series] = {}
+        self._listening = False
+
+    async def initialize(self, initial_days: int = 1) -> bool:
+        """Load ``initial_days`` of bars per timeframe over REST."""
+        if self.contract_id is None:
+            assert isinstance(self.instrument, str)
+            self.contract_id = (await self.project_x.get_instrument(self.instrument)).id
+        for timeframe in self.timeframes:
+            frame = await self.project_x.get_bars(
+                self.contract_id,
+                days=max(1, initial_days),
+                interval=timeframe.number,
+                unit=timeframe.unit,
+            )
+            self._series[timeframe.name] = _Series(timeframe, frame)
+        return True
+
+    async def start_realtime_feed(self) -> bool:
+        if self.realtime is None or self.contract_id is None:
+            return False
+        if not self._listening:
+            self.realtime.market.tick_listeners.setdefault(self.contract_id, []).append(self._tick)
+            self._listening = True
+        return True
+
+    async def stop_realtime_feed(self) -> None:
+        if self.realtime is not None and self.contract_id is not None and self._listening:
+            listeners = self.realtime.market.tick_listeners.get(self.contract_id, [])
+            if self._tick in listeners:
+                listeners.remove(self._tick)
+            self._listening = False
+
+    def _tick(self, price: float, volume: float) -> None:
+        now = time.time()
+        for series in self._series.values():
+            closed = series.tick(now, price, volume)
+            if closed is not None and self.event_bus.has_handlers(EventType.NEW_BAR):
+                self.event_bus.dispatch(
+                    EventType.NEW_BAR,
+                    {"timeframe": series.timeframe.name, "data": closed},
+                    "RealtimeDataManager",
+                )
+
+    # ------------------------------------------------------------------ reads
+
+    async def get_current_price(self) -> float | None:
+        if self.realtime is not None and self.contract_id is not None:
+            price = self.realtime.market.current_price(self.contract_id)
+            if price is not None:
+                return price
+        for series in self._series.values():
+            if series.current is not None:
+                return series.current[4]
+            if len(series.frame):
+                return float(series.frame["close"][-1])
+        return None
+
+    async def get_latest_price(self) -> float | None:
+        return await self.get_current_price()
+
+    async def get_data(
+        self, timeframe: str = "5min", bars: int | None = None, *, timeout: float | None = None
+    ) -> BarFrame | None:
+        series = self._series.get(timeframe)
+        if series is None:
+            return None
+        frame = series.with_current()
+        return frame.tail(bars) if bars is not None else frame
+
+    async def get_latest_bars(self, count: int = 1, timeframe: str = "5min") -> BarFrame | None:
+        return await self.get_data(timeframe, count)
+
+    async def get_price_range(
+        self, bars: int = 20, timeframe: str = "5min"
+    ) -> dict[str, float] | None:
+        frame = await self.get_data(timeframe, bars)
+        if frame is None or frame.is_empty():
+            return None
+        high = float(frame["high"].max())
+        low = float(frame["low"].min())
+        return {"high": high, "low": low, "range": high - low, "mid": (high + low) / 2}
+
+    async def get_ohlc(self, timeframe: str = "5min") -> dict[str, float] | None:
+        frame = await self.get_data(timeframe, 1)
+        if frame is None or frame.is_empty():
+            return None
+        row = frame.row(0)
+        return {k: row[k] for k in ("open", "high", "low", "close", "volume")}
+
+    async def is_data_ready(self, min_bars: int = 20, timeframe: str | None = None) -> bool:
+        names = [timeframe] if timeframe else list(self._series)
+        return all(
+            name in self._series and len(self._series[name].with_current()) >= min_bars
+            for name in names
+        )
+
+    async def get_mtf_data(self) -> dict[str, BarFrame]:
+        return {name: series.with_current() for name, series in self._series.items()}
+
+    async def cleanup(self) -> None:
+        await self.stop_realtime_feed()
+

@@ -1,0 +1,352 @@
+"""``TradingSuite``: one call that logs in, connects both hubs and builds the managers.
+
+``await TradingSuite.create("MNQ")`` authenticates from the environment,
+resolves each instrument to its front-month contract, connects the user and
+market hubs (the user hub reconciled before ``create`` returns), loads the
+initial bars, subscribes market data, and builds per instrument an
+``InstrumentContext`` with its own event bus, ``OrderManager``,
+``PositionManager``, ``RealtimeDataManager`` and, with
+``features=["risk_manager"]``, a ``RiskManager``.
+
+Each order, position and market event is routed to the context that owns
+its contract and reaches the suite bus exactly once (project-x-py delivers a
+fill twice on a two-instrument suite).  Endpoints come from ``PROJECTX_*``
+environment variables when set, so a bot runs against the simulator with no
+code change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+from pxfast.client.project_x import ProjectX
+from pxfast.config import credentials_from_env, load_default_config
+from pxfast.event_bus import Event, EventBus, EventKey, Handler
+from pxfast.models import Instrument, ProjectXConfig
+from pxfast.order_manager import OrderManager, OrderManagerConfig
+from pxfast.position_manager import PositionManager
+from pxfast.realtime.connection import RealtimeConnection
+from pxfast.realtime.hub import HubOptions
+from pxfast.realtime_data_manager import RealtimeDataManager
+from pxfast.risk_manager import RiskConfig, RiskManager
+
+__all__ = ["Features", "InstrumentContext", "TradingSuite", "TradingSuiteConfig"]
+
+logger = logging.getLogger(__name__)
+
+
+class Features(StrEnum):
+    ORDERBOOK = "orderbook"
+    RISK_MANAGER = "risk_manager"
+    TRADE_JOURNAL = "trade_journal"
+    PERFORMANCE_ANALYTICS = "performance_analytics"
+    AUTO_RECONNECT = "auto_reconnect"
+
+
+@dataclass
+class TradingSuiteConfig:
+    instrument: str
+    timeframes: list[str] = field(default_factory=lambda: ["5min"])
+    features: list[Features] = field(default_factory=list)
+    initial_days: int = 5
+    auto_connect: bool = True
+    timezone: str = "America/Chicago"
+    order_manager_config: OrderManagerConfig | None = None
+    position_manager_config: dict[str, Any] | None = None
+    data_manager_config: dict[str, Any] | None = None
+    orderbook_config: dict[str, Any] | None = None
+    risk_config: RiskConfig | None = None
+    #: pxfast: endpoints and client settings (default: PROJECTX_* env, else TopstepX).
+    client_config: ProjectXConfig | None = None
+    #: pxfast: hub liveness settings (tests shorten them).
+    user_hub_options: HubOptions | None = None
+    market_hub_options: HubOptions | None = None
+
+
+_CONFIG_FIELDS = {f.name for f in fields(TradingSuiteConfig)} - {
+    "instrument",
+    "timeframes",
+    "features",
+}
+
+
+@dataclass(frozen=True)
+class InstrumentContext:
+    symbol: str
+    instrument_info: Instrument
+    data: RealtimeDataManager
+    orders: OrderManager
+    positions: PositionManager
+    event_bus: EventBus
+    orderbook: Any = None
+    risk_manager: RiskManager | None = None
+
+    async def on(self, event: EventKey, handler: Handler) -> None:
+        await self.event_bus.on(event, handler)
+
+    async def once(self, event: EventKey, handler: Handler) -> None:
+        await self.event_bus.once(event, handler)
+
+    async def off(self, event: EventKey | None = None, handler: Handler | None = None) -> None:
+        await self.event_bus.off(event, handler)
+
+    async def wait_for(self, event: EventKey, timeout: float | None = None) -> Event:
+        return await self.event_bus.wait_for(event, timeout)
+
+
+class TradingSuite:
+    def __init__(
+        self,
+        client: ProjectX,
+        realtime: RealtimeConnection,
+        config: TradingSuiteConfig,
+        symbols: list[str],
+        events: EventBus,
+    ) -> None:
+        self.client = client
+        self.realtime = realtime
+        self.config = config
+        self.events = events
+        self._symbols = symbols
+        self._contexts: dict[str, InstrumentContext] = {}
+        self._by_contract: dict[str, EventBus] = {}
+        self._connected = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ creation
+
+    @classmethod
+    async def create(
+        cls,
+        instruments: str | list[str] | None = None,
+        instrument: str | None = None,
+        timeframes: list[str] | None = None,
+        features: list[str | Features] | None = None,
+        session_config: Any = None,
+        **kwargs: Any,
+    ) -> TradingSuite:
+        """Log in, connect, and build a context per instrument (see the module docstring)."""
+        if instruments is None and instrument is None:
+            raise ValueError("TradingSuite.create needs instruments (or instrument=)")
+        symbols = [instruments] if isinstance(instruments, str) else list(instruments or [])
+        if instrument is not None and instrument not in symbols:
+            symbols.insert(0, instrument)
+        username = kwargs.pop("username", None)
+        api_key = kwargs.pop("api_key", None)
+        account_name = kwargs.pop("account_name", None)
+        if (username is None) != (api_key is None):
+            raise ValueError("Give both username and api_key, or neither")
+        unknown = set(kwargs) - _CONFIG_FIELDS
+        if unknown:
+            raise TypeError(f"TradingSuite.create got unexpected arguments: {sorted(unknown)}")
+        resolved = [Features(f) for f in (features or [])]
+        for flag in resolved:
+            if flag in (Features.TRADE_JOURNAL, Features.AUTO_RECONNECT):
+                logger.warning("feature %s has no effect (reconnect is always on)", flag.value)
+        config = TradingSuiteConfig(
+            instrument=symbols[0], timeframes=timeframes or ["5min"], features=resolved, **kwargs
+        )
+        if username is None:
+            creds = credentials_from_env(account_name)
+            username, api_key, account_name = creds.username, creds.api_key, creds.account_name
+        client_config = config.client_config or load_default_config()
+        client = ProjectX(username, api_key, client_config, account_name)
+        events = EventBus()
+        realtime = RealtimeConnection(
+            client,
+            events=events,
+            user_options=config.user_hub_options,
+            market_options=config.market_hub_options,
+        )
+        suite = cls(client, realtime, config, symbols, events)
+        realtime.user._route = suite._route
+        realtime.market._route = suite._route
+        if config.auto_connect:
+            try:
+                await suite.connect()
+            except BaseException:
+                await suite.disconnect()
+                raise
+        return suite
+
+    def _route(self, contract_id: str | None) -> EventBus:
+        if contract_id is None:
+            return self.events
+        return self._by_contract.get(contract_id, self.events)
+
+    async def connect(self) -> None:
+        """Authenticate, connect the hubs, and build the instrument contexts."""
+        if self._connected:
+            return
+        client = self.client
+        config = self.config
+        await client.authenticate()
+        infos = [await client.get_instrument(symbol) for symbol in self._symbols]
+        risk_on = Features.RISK_MANAGER in config.features
+        for symbol, info in zip(self._symbols, infos, strict=True):
+            bus = EventBus()
+            await bus.forward_to(self.events)
+            self._by_contract[info.id] = bus
+            om_config: OrderManagerConfig = {
+                "enable_bracket_orders": True,
+                "auto_risk_management": risk_on,
+                **(config.order_manager_config or {}),
+            }
+            orders = OrderManager(client, bus, om_config)
+            orders.default_contract_id = info.id
+            positions = PositionManager(client, bus, config=config.position_manager_config)
+            data = RealtimeDataManager(
+                info,
+                client,
+                self.realtime,
+                bus,
+                config.timeframes,
+                config.timezone,
+                config.data_manager_config,
+            )
+            risk = None
+            if risk_on:
+                risk = RiskManager(client, orders, bus, positions, config.risk_config, data)
+                orders.risk_manager = risk
+                positions.risk_manager = risk
+            self._contexts[symbol] = InstrumentContext(
+                symbol, info, data, orders, positions, bus, None, risk
+            )
+        await self.realtime.connect()
+        for context in self._contexts.values():
+            await context.orders.initialize(self.realtime)
+            await context.positions.initialize(self.realtime, context.orders)
+            if context.risk_manager is not None:
+                await context.risk_manager.initialize()
+            await context.data.initialize(config.initial_days)
+        depth = Features.ORDERBOOK in config.features
+        await self.realtime.subscribe_market([info.id for info in infos], depth=depth)
+        for context in self._contexts.values():
+            await context.data.start_realtime_feed()
+        self._connected = True
+
+    async def disconnect(self) -> None:
+        """Close hubs, managers and the HTTP pool; safe to call twice or after a failed create."""
+        if self._closed:
+            return
+        self._closed = True
+        self._connected = False
+        await self.realtime.disconnect()
+        for context in self._contexts.values():
+            await context.data.cleanup()
+            await context.orders.cleanup()
+            if context.risk_manager is not None:
+                await context.risk_manager.cleanup()
+        await self.client.close()
+
+    async def __aenter__(self) -> TradingSuite:
+        if not self._connected:
+            await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.disconnect()
+
+    # ------------------------------------------------------------------ access
+
+    def _single(self) -> InstrumentContext:
+        if len(self._contexts) != 1:
+            names = ", ".join(self._contexts)
+            raise AttributeError(
+                f"this suite trades several instruments ({names}); use suite['SYMBOL'].orders etc."
+            )
+        return next(iter(self._contexts.values()))
+
+    def __getitem__(self, symbol: str) -> InstrumentContext:
+        return self._contexts[symbol]
+
+    def __len__(self) -> int:
+        return len(self._contexts)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._contexts)
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._contexts
+
+    def keys(self) -> list[str]:
+        return list(self._contexts)
+
+    def values(self) -> list[InstrumentContext]:
+        return list(self._contexts.values())
+
+    def items(self) -> list[tuple[str, InstrumentContext]]:
+        return list(self._contexts.items())
+
+    @property
+    def orders(self) -> OrderManager:
+        return self._single().orders
+
+    @property
+    def positions(self) -> PositionManager:
+        return self._single().positions
+
+    @property
+    def data(self) -> RealtimeDataManager:
+        return self._single().data
+
+    @property
+    def risk_manager(self) -> RiskManager | None:
+        return self._single().risk_manager
+
+    @property
+    def orderbook(self) -> Any:
+        return self._single().orderbook
+
+    @property
+    def instrument_info(self) -> Instrument:
+        return self._single().instrument_info
+
+    @property
+    def instrument(self) -> Instrument:
+        return self._single().instrument_info
+
+    @property
+    def instrument_id(self) -> str:
+        return self._single().instrument_info.id
+
+    @property
+    def symbol(self) -> str:
+        return self._single().symbol
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected and self.realtime.user_hub.connected
+
+    # ------------------------------------------------------------------ events
+
+    async def on(self, event: EventKey, handler: Handler) -> None:
+        await self.events.on(event, handler)
+
+    async def once(self, event: EventKey, handler: Handler) -> None:
+        await self.events.once(event, handler)
+
+    async def off(self, event: EventKey | None = None, handler: Handler | None = None) -> None:
+        await self.events.off(event, handler)
+
+    async def wait_for(self, event: EventKey, timeout: float | None = None) -> Event:
+        return await self.events.wait_for(event, timeout)
+
+    # ------------------------------------------------------------------ health
+
+    def get_health(self) -> dict[str, Any]:
+        """Per-hub state, message ages, reconnects, gaps, decode errors, rate-budget use."""
+        return self.realtime.health()
+
+    async def get_stats(self) -> dict[str, Any]:
+        return {
+            "health": self.get_health(),
+            "orders": {
+                symbol: await context.orders.get_order_statistics_async()
+                for symbol, context in self._contexts.items()
+            },
+        }
