@@ -1,0 +1,90 @@
+"""The control API over HTTP, for a simulator in another process (``pxfast sim``).
+
+``POST /_sim/<operation>`` with a JSON object of keyword arguments calls the
+``GatewaySimulator`` method of that name and answers ``{"ok": true,
+"result": ...}``, or 400 with ``{"ok": false, "error": ...}``.  Only the
+operations listed here are reachable.  ``restart`` answers first and restarts
+right after, since a restart drops the very connection that asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from pxfast.sim.http import Request, Response
+
+if TYPE_CHECKING:
+    from pxfast.sim.simulator import GatewaySimulator
+
+__all__ = ["Control"]
+
+_encode = msgspec.json.Encoder(decimal_format="number").encode
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class Control:
+    def __init__(self, gw: GatewaySimulator) -> None:
+        self._gw = gw
+        self._restarts: set[asyncio.Task[None]] = set()
+        faults = gw.faults
+        self._operations: dict[str, Callable[..., Any]] = {
+            "add_user": gw.add_user,
+            "account_ids": gw.account_ids,
+            "account_state": gw.account_state,
+            "set_balance": gw.set_balance,
+            "set_bracket_mode": gw.set_bracket_mode,
+            "orders": gw.orders,
+            "positions": gw.positions,
+            "trades": gw.trades,
+            "contract_id": gw.contract_id,
+            "quote": gw.quote,
+            "set_price": gw.set_price,
+            "step": gw.step,
+            "pause": gw.pause,
+            "resume": gw.resume,
+            "set_rate": gw.set_rate,
+            "advance": gw.advance,
+            "publish_depth_snapshot": gw.publish_depth_snapshot,
+            "fill": gw.fill,
+            "hub_connections": gw.hub_connections,
+            "close_hub_connections": gw.close_hub_connections,
+            "freeze_hub_connections": gw.freeze_hub_connections,
+            "thaw_hub_connections": gw.thaw_hub_connections,
+            "expire_tokens": gw.expire_tokens,
+            "fail_requests": faults.fail_requests,
+            "fail_after_accept": faults.fail_after_accept,
+            "drop_hub_frames": faults.drop_hub_frames,
+            "delay_hub_frames": faults.delay_hub_frames,
+            "clear_faults": faults.clear,
+            "restart": self._restart,
+        }
+
+    def handle(self, request: Request, operation: str) -> Response:
+        function = self._operations.get(operation)
+        if function is None:
+            return self._answer(404, {"ok": False, "error": f"no operation {operation!r}"})
+        if request.method != "POST":
+            return Response(405, b"", None, [("Allow", "POST")])
+        try:
+            kwargs = _decode(request.body) if request.body.strip() else {}
+            result = function(**kwargs)
+        except (TypeError, ValueError, KeyError, msgspec.DecodeError) as exc:
+            return self._answer(400, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return self._answer(200, {"ok": True, "result": result})
+
+    @staticmethod
+    def _answer(status: int, body: dict[str, Any]) -> Response:
+        return Response(status, _encode(body))
+
+    def _restart(self, downtime: float = 0.0) -> None:
+        task = asyncio.get_running_loop().create_task(self._restart_later(downtime))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    async def _restart_later(self, downtime: float) -> None:
+        await asyncio.sleep(0.05)  # let the answer leave first
+        await self._gw.restart(downtime)
