@@ -29,7 +29,7 @@ from pxfast.event_bus import Event, EventBus, EventKey, Handler
 from pxfast.models import Instrument, ProjectXConfig
 from pxfast.order_manager import OrderManager, OrderManagerConfig
 from pxfast.position_manager import PositionManager
-from pxfast.realtime.connection import RealtimeConnection
+from pxfast.realtime.connection import AUDIT_INTERVAL, RealtimeConnection
 from pxfast.realtime.hub import HubOptions
 from pxfast.realtime_data_manager import RealtimeDataManager
 from pxfast.risk_manager import RiskConfig, RiskManager
@@ -65,6 +65,8 @@ class TradingSuiteConfig:
     #: pxfast: hub liveness settings (tests shorten them).
     user_hub_options: HubOptions | None = None
     market_hub_options: HubOptions | None = None
+    #: pxfast: seconds between user-state audits while orders work (None: never).
+    audit_interval: float | None = AUDIT_INTERVAL
 
 
 _CONFIG_FIELDS = {f.name for f in fields(TradingSuiteConfig)} - {
@@ -161,6 +163,7 @@ class TradingSuite:
             events=events,
             user_options=config.user_hub_options,
             market_options=config.market_hub_options,
+            audit_interval=config.audit_interval,
         )
         suite = cls(client, realtime, config, symbols, events)
         realtime.user._route = suite._route

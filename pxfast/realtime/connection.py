@@ -10,6 +10,7 @@ CONNECTED (with the gap's length) and FEED_STALE, each naming its hub.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,14 @@ from pxfast.realtime.user_stream import UserStream
 if TYPE_CHECKING:
     from pxfast.client.project_x import ProjectX
 
-__all__ = ["MARKET_STALE_AFTER", "RealtimeConnection"]
+__all__ = ["AUDIT_INTERVAL", "MARKET_STALE_AFTER", "RealtimeConnection"]
+
+logger = logging.getLogger(__name__)
 
 #: Default staleness budget of the market feed while subscribed (seconds).
 MARKET_STALE_AFTER = 10.0
+#: Default period of the user-state audit while orders work or positions are open.
+AUDIT_INTERVAL = 30.0
 
 _USER_TOPICS = ("Orders", "Positions", "Trades")
 _MARKET_TOPICS = ("ContractQuotes", "ContractTrades")
@@ -44,6 +49,7 @@ class RealtimeConnection:
         router: Callable[[str | None], EventBus] | None = None,
         user_options: HubOptions | None = None,
         market_options: HubOptions | None = None,
+        audit_interval: float | None = AUDIT_INTERVAL,
     ) -> None:
         self.client = client
         self.events = events or EventBus()
@@ -73,6 +79,9 @@ class RealtimeConnection:
         )
         self._depth: set[str] = set()
         self.started_at = 0.0
+        self.audit_interval = audit_interval
+        self._audit_task: asyncio.Task[None] | None = None
+        self.audits = 0
 
     async def _token(self, force_login: bool) -> str:
         if force_login:
@@ -89,9 +98,43 @@ class RealtimeConnection:
             await self.user_hub.subscribe(f"Subscribe{topic}", account)
         self.started_at = time.monotonic()
         await asyncio.gather(self.user_hub.start(timeout), self.market_hub.start(timeout))
+        if self.audit_interval and self._audit_task is None:
+            self._audit_task = asyncio.create_task(self._audit_loop(), name="pxfast-audit")
 
     async def disconnect(self) -> None:
+        task, self._audit_task = self._audit_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         await asyncio.gather(self.user_hub.stop(), self.market_hub.stop())
+
+    async def audit(self) -> bool:
+        """Reconcile the user state with the Gateway now, without reconnecting.
+
+        A hub can lose a message with the socket up (a dropped frame); the
+        fence only runs on connect, so while orders work or positions are
+        open this runs periodically.  False if a fence is already running.
+        """
+        user = self.user
+        if user.fencing or not self.user_hub.connected:
+            return False
+        user.begin_fence(False)
+        await user.reconcile(False)
+        self.audits += 1
+        return True
+
+    async def _audit_loop(self) -> None:
+        assert self.audit_interval
+        while True:
+            await asyncio.sleep(self.audit_interval)
+            user = self.user
+            busy = user.positions or user.orders.working_ids()
+            if not busy:
+                continue
+            try:
+                await self.audit()
+            except Exception as exc:  # the fence already reported the gap
+                logger.warning("user-state audit failed: %s", exc)
 
     async def subscribe_market(self, contract_ids: Iterable[str], depth: bool = False) -> None:
         """Quotes and trades (and depth if asked) for each contract, kept across reconnects."""
@@ -126,7 +169,7 @@ class RealtimeConnection:
             }.get(state)
             if event is None:
                 return
-            if state is HubState.RECONNECTING and info.get("reason") is not None:
+            if state is HubState.RECONNECTING and "reason" in info:
                 self.events.dispatch(EventType.DISCONNECTED, {"hub": hub, **info}, "RealtimeClient")
             self.events.dispatch(event, {"hub": hub, **info}, "RealtimeClient")
 

@@ -175,6 +175,7 @@ class HubConnection:
         self._last_data = 0.0
         self._last_ping_sent = 0.0
         self._closing = False
+        self._drop_reason: str | None = None
         self._ever_connected = False
         self._down_since: float | None = None
 
@@ -230,7 +231,7 @@ class HubConnection:
 
     def reconnect(self, reason: str) -> None:
         """Drop the current socket; the connection task will connect again."""
-        self.stats.last_error = reason
+        self._drop_reason = reason
         transport = self._transport
         if transport is not None:
             transport.disconnect()
@@ -307,8 +308,10 @@ class HubConnection:
             self.stats.disconnects += 1
             self._down_since = time.monotonic()
             self._drop_transport()
+            reason, self._drop_reason = self._drop_reason or "connection closed", None
+            self.stats.last_error = reason
             if not self._closing:
-                self._set_state(HubState.RECONNECTING, {"reason": self.stats.last_error})
+                self._set_state(HubState.RECONNECTING, {"reason": reason})
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.options.backoff_max, self.options.backoff_initial * (2**attempt))

@@ -275,6 +275,10 @@ class UserStream:
 
     # ------------------------------------------------------------------ the fence
 
+    @property
+    def fencing(self) -> bool:
+        return self._buffer is not None
+
     def begin_fence(self, reconnect: bool) -> None:
         """Called before the subscriptions are (re)sent: hold the stream back."""
         if self._buffer is None:
@@ -323,7 +327,8 @@ class UserStream:
         }
         if error:
             info["error"] = error
-        if reconnect:
+        # A reconnect is a gap; so is an audit that found something the stream lost.
+        if reconnect or transitions or fills or not reconciled:
             self.gaps += 1
             self.last_gap = info
             bus = self._route(None)
