@@ -12,12 +12,29 @@ from pxfast._version import __version__
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pxfast", description=__doc__)
     parser.add_argument("--version", action="version", version=f"pxfast {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    demo = commands.add_parser("demo", help="run a small bot on the embedded Gateway")
+    from pxfast.demo import add_arguments as add_demo_arguments
+
+    add_demo_arguments(demo)
+    sim = commands.add_parser("sim", help="run the Gateway simulator until interrupted")
+    from pxfast.sim.cli import add_arguments
+
+    add_arguments(sim)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from pxfast.demo import run as run_demo
+
+        return run_demo(args)
+    if args.command == "sim":
+        from pxfast.sim.cli import run
+
+        return run(args)
     parser.print_help()
     return 0
 
