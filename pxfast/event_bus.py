@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from enum import Enum
-from types import CoroutineType
 from typing import Any
+
+from pxfast._events import Dispatcher, Event, HandlerTask, bind_event_types
 
 __all__ = ["Event", "EventBus", "EventType", "Handler"]
 
@@ -75,27 +75,10 @@ class EventType(Enum):
 
 
 _BY_VALUE: dict[str, EventType] = {member.value: member for member in EventType}
-_monotonic = time.monotonic
+bind_event_types(EventType, _BY_VALUE)
 
 Handler = Callable[["Event"], Any]
 EventKey = EventType | str
-
-
-class Event:
-    """One event: ``type`` (an EventType, or the raw string of a legacy name), ``data``,
-    ``source`` and ``timestamp`` (monotonic seconds: asyncio's ``loop.time()`` clock)."""
-
-    __slots__ = ("data", "source", "timestamp", "type")
-
-    def __init__(self, type: EventKey, data: Any, source: str | None = None) -> None:
-        self.type: EventKey = type if type.__class__ is EventType else _BY_VALUE.get(type, type)  # type: ignore[arg-type]
-        self.data = data
-        self.source = source
-        self.timestamp = _monotonic()
-
-    def __repr__(self) -> str:
-        name = self.type.value if isinstance(self.type, EventType) else self.type
-        return f"Event({name!r}, source={self.source!r})"
 
 
 def _event_type(event: EventKey) -> EventType:
@@ -118,17 +101,12 @@ def _check_handler(handler: Handler) -> None:
         raise ValueError(f"Handler {handler!r} is not callable")
 
 
-class EventBus:
-    """Handlers per event, once-handlers, wildcard handlers and a bounded history."""
+class EventBus(Dispatcher):
+    """Handlers per event, once-handlers, wildcard handlers and a bounded history.
 
-    def __init__(self) -> None:
-        self._handlers: dict[EventKey, list[Handler]] = {}
-        self._once: dict[EventKey, list[Handler]] = {}
-        self._wildcard: list[Handler] = []
-        self._legacy: dict[str, list[Handler]] = {}
-        self._history: deque[Event] | None = None
-        self._continuations: set[asyncio.Future[Any]] = set()
-        self._runner: _HandlerTask | None = None
+    Delivery (``dispatch``) is compiled in ``pxfast._events``; this class is
+    the registration, waiting and error-reporting API around it.
+    """
 
     # ------------------------------------------------------------------ registration
 
@@ -216,80 +194,6 @@ class EventBus:
 
     # ------------------------------------------------------------------ dispatch
 
-    async def emit(self, event: EventKey, data: Any, source: str | None = None) -> None:
-        """Deliver ``event`` and return when every handler has finished."""
-        pending = self.dispatch(event, data, source)
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-
-    def dispatch(
-        self, event: EventKey, data: Any, source: str | None = None
-    ) -> list[asyncio.Future[Any]] | None:
-        """Deliver ``event`` now, without waiting; return the handlers still running.
-
-        Sync handlers and async handlers that never suspend have completed on
-        return.  Each handler that suspended goes on in a task; those tasks are
-        returned (and kept alive by the bus) so a caller may await them.
-        """
-        key: EventKey = event if event.__class__ is EventType else _BY_VALUE.get(event, event)  # type: ignore[arg-type]
-        if key.__class__ is EventType:
-            handlers = self._handlers.get(key)
-            once = self._once.pop(key, None) if key in self._once else None
-        else:
-            handlers = self._legacy.get(key)  # type: ignore[arg-type]
-            once = None
-        if not handlers and not once and not self._wildcard and self._history is None:
-            return None
-        ev = Event(key, data, source)
-        if self._history is not None:
-            self._history.append(ev)
-        pending: list[asyncio.Future[Any]] | None = None
-        # Handler lists are replaced, never mutated, on (un)registration, so
-        # iterating them here is safe while handlers (un)register others.
-        for group in (handlers, once, self._wildcard):
-            if not group:
-                continue
-            for handler in group:
-                task = self._start(handler, ev)
-                if task is not None:
-                    if pending is None:
-                        pending = []
-                    pending.append(task)
-        return pending
-
-    def _start(self, handler: Handler, ev: Event) -> asyncio.Future[Any] | None:
-        """Run ``handler`` up to its first suspension; return its task if it suspended."""
-        try:
-            result = handler(ev)
-            if result is None:
-                return None
-            task: asyncio.Future[Any]
-            if result.__class__ is CoroutineType:
-                runner = self._runner
-                if runner is None or runner._loop_ is not _get_running_loop():
-                    runner = self._runner = _HandlerTask(self)
-                if not runner.start(result, handler, ev):
-                    return None
-                # The runner is now this handler's task; the next handler gets a new one.
-                self._runner = None
-                task = runner
-            elif isinstance(result, Awaitable):
-                task = asyncio.ensure_future(self._finish(handler, ev, result))
-            else:
-                return None
-        except Exception as exc:
-            self._failed(handler, ev, exc)
-            return None
-        self._continuations.add(task)
-        task.add_done_callback(self._continuations.discard)
-        return task
-
-    async def _finish(self, handler: Handler, ev: Event, awaitable: Awaitable[Any]) -> None:
-        try:
-            await awaitable
-        except Exception as exc:
-            self._failed(handler, ev, exc)
-
     def _failed(self, handler: Handler, ev: Event, exc: Exception) -> None:
         name = ev.type.value if isinstance(ev.type, EventType) else str(ev.type)
         logger.error("Error in event handler %s for %s: %s", _handler_name(handler), name, exc)
@@ -309,7 +213,7 @@ class EventBus:
         the awaited event could never be delivered while that handler blocks.
         """
         current = asyncio.current_task()
-        if isinstance(current, _HandlerTask) and current._bus is self:
+        if isinstance(current, HandlerTask) and current._bus is self:
             raise RuntimeError(
                 "EventBus.wait_for cannot be called from inside an emit handler "
                 "on the same bus (deadlock). Wait from outside the handler."
@@ -336,151 +240,3 @@ class EventBus:
             return asyncio.gather(*pending) if pending else None
 
         await self.on_any(forward)
-
-
-_current_task = asyncio.current_task
-_get_running_loop = asyncio.get_running_loop
-# The current-task registry takes any task-like object; typeshed says Task only.
-_enter_task: Callable[[asyncio.AbstractEventLoop, Any], None] = asyncio.tasks._enter_task
-_leave_task: Callable[[asyncio.AbstractEventLoop, Any], None] = asyncio.tasks._leave_task
-
-
-_DONE, _RUNNING, _CANCELLED = 0, 1, 2
-
-
-class _HandlerTask(asyncio.Future[Any]):
-    """The asyncio task of one async handler call, started eagerly.
-
-    The first step runs inside ``dispatch``; while a handler runs, *this* is
-    the current task (``asyncio.current_task()``, ``asyncio.timeout()`` and
-    ``TaskGroup`` see it, never the emitter's task).  A handler that
-    finishes without suspending leaves the object untouched, so the bus
-    reuses it for the next handler and the common case allocates nothing.
-    A handler that suspends keeps it as its task and goes on exactly like an
-    ``asyncio.Task``: awaited futures wake it with their outcome, and
-    ``cancel()`` is forwarded to the future it waits on.  This is what
-    ``Task(..., eager_start=True)`` does on Python 3.12, on 3.11 too and
-    without a task object per call.
-    """
-
-    __slots__ = (
-        "_bus",
-        "_cancel_requests",
-        "_coro",
-        "_event",
-        "_handler",
-        "_loop_",
-        "_must_cancel",
-        "_waiting_on",
-    )
-
-    def __init__(self, bus: EventBus) -> None:
-        loop = _get_running_loop()
-        super().__init__(loop=loop)
-        self._loop_ = loop
-        self._bus = bus
-        self._coro: Coroutine[Any, Any, Any] | None = None
-        self._handler: Handler | None = None
-        self._event: Event | None = None
-        self._waiting_on: asyncio.Future[Any] | None = None
-        self._must_cancel = False
-        self._cancel_requests = 0
-
-    def start(self, coro: Coroutine[Any, Any, Any], handler: Handler, ev: Event) -> bool:
-        """Run the first step of ``coro``; True if it suspended (this is now its task)."""
-        self._coro = coro
-        self._handler = handler
-        self._event = ev
-        if self._step(None) == _RUNNING:
-            return True
-        # Reused for the next handler; the references go with the next start().
-        if self._cancel_requests:
-            self._must_cancel = False
-            self._cancel_requests = 0
-        return False
-
-    def get_coro(self) -> Coroutine[Any, Any, Any] | None:
-        return self._coro
-
-    def get_name(self) -> str:
-        return f"pxfast-handler:{_handler_name(self._handler) if self._handler else '-'}"
-
-    def cancelling(self) -> int:
-        return self._cancel_requests
-
-    def uncancel(self) -> int:
-        if self._cancel_requests > 0:
-            self._cancel_requests -= 1
-        return self._cancel_requests
-
-    def cancel(self, msg: Any = None) -> bool:
-        if self.done():
-            return False
-        self._cancel_requests += 1
-        waiting = self._waiting_on
-        if waiting is not None and waiting.cancel(msg):
-            return True
-        self._must_cancel = True
-        return True
-
-    def _step(self, exc: BaseException | None) -> int:
-        """Advance the coroutine once: _RUNNING, _DONE, or _CANCELLED."""
-        loop = self._loop_
-        coro = self._coro
-        assert coro is not None
-        if self._must_cancel:
-            self._must_cancel = False
-            exc = asyncio.CancelledError()
-        outer = _current_task(loop)
-        if outer is not None:
-            _leave_task(loop, outer)
-        _enter_task(loop, self)
-        try:
-            yielded = coro.send(None) if exc is None else coro.throw(exc)
-        except StopIteration:
-            return _DONE
-        except asyncio.CancelledError:
-            return _CANCELLED
-        except Exception as error:
-            self._bus._failed(self._handler, self._event, error)  # type: ignore[arg-type]
-            return _DONE
-        finally:
-            _leave_task(loop, self)
-            if outer is not None:
-                _enter_task(loop, outer)
-        self._park(yielded)
-        return _RUNNING
-
-    def _park(self, yielded: Any) -> None:
-        """Wait for what the coroutine yielded: a future, or None for one loop turn."""
-        if yielded is None:
-            self.get_loop().call_soon(self._resume, None)
-            return
-        if getattr(yielded, "_asyncio_future_blocking", None) is None:
-            self.get_loop().call_soon(
-                self._resume, RuntimeError(f"handler task got a bad yield: {yielded!r}")
-            )
-            return
-        yielded._asyncio_future_blocking = False
-        self._waiting_on = yielded
-        yielded.add_done_callback(self._wake)
-        if self._must_cancel and yielded.cancel():
-            self._must_cancel = False
-
-    def _wake(self, future: asyncio.Future[Any]) -> None:
-        self._waiting_on = None
-        try:
-            future.result()
-        except BaseException as exc:
-            self._resume(exc)
-        else:
-            self._resume(None)
-
-    def _resume(self, exc: BaseException | None) -> None:
-        if self.done():
-            return
-        state = self._step(exc)
-        if state == _DONE:
-            super().set_result(None)
-        elif state == _CANCELLED:
-            super().cancel()
