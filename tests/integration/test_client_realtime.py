@@ -227,3 +227,12 @@ async def test_health_reflects_both_hubs_closed(connect: Connect) -> None:
     hubs = s.rt.health()["hubs"]
     assert hubs["user"]["state"] in ("reconnecting", "connecting")
     assert hubs["user"]["disconnects"] >= 1 and hubs["market"]["disconnects"] >= 1
+
+
+async def test_negotiated_connection_and_fire_and_forget_invocations(connect: Connect) -> None:
+    s = await connect(user_options=HubOptions(server_timeout=3.0, negotiate=True))
+    assert s.rt.user_hub.connected
+    s.rt.user_hub.send_nowait("Heartbeat", [{"timestamp": 1.0}])  # unknown to the Gateway
+    order_id = await s.place()
+    await s.until(lambda: s.rt.user.orders.status(order_id) == 2)
+    assert s.rt.user_hub.connected and s.rt.user_hub.stats.reconnects == 0
