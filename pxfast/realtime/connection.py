@@ -62,7 +62,7 @@ class RealtimeConnection:
             "user",
             user_hub_url or client.config.user_hub_url,
             self._token,
-            self.user.on_items,
+            self._user_items,
             options=user_options or HubOptions(),
             on_state=self._state_changed("user"),
             on_connected=self.user.reconcile,
@@ -72,16 +72,31 @@ class RealtimeConnection:
             "market",
             market_hub_url or client.config.market_hub_url,
             self._token,
-            self.market.on_items,
+            self._market_items,
             options=market_options,
             on_state=self._state_changed("market"),
             on_stale=self._stale,
         )
+        #: Extra consumers of each hub's decoded items, after pxfast's own state.
+        self.item_listeners: dict[str, list[Callable[[list[Any]], None]]] = {
+            "user": [],
+            "market": [],
+        }
         self._depth: set[str] = set()
         self.started_at = 0.0
         self.audit_interval = audit_interval
         self._audit_task: asyncio.Task[None] | None = None
         self.audits = 0
+
+    def _user_items(self, items: list[Any]) -> None:
+        self.user.on_items(items)
+        for listener in self.item_listeners["user"]:
+            listener(items)
+
+    def _market_items(self, items: list[Any]) -> None:
+        self.market.on_items(items)
+        for listener in self.item_listeners["market"]:
+            listener(items)
 
     async def _token(self, force_login: bool) -> str:
         if force_login:

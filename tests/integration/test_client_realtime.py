@@ -236,3 +236,46 @@ async def test_negotiated_connection_and_fire_and_forget_invocations(connect: Co
     order_id = await s.place()
     await s.until(lambda: s.rt.user.orders.status(order_id) == 2)
     assert s.rt.user_hub.connected and s.rt.user_hub.stats.reconnects == 0
+
+
+async def test_project_x_py_realtime_client_callbacks(make_simulator: MakeSimulator) -> None:
+    from pxfast.realtime import ProjectXRealtimeClient
+
+    gw = await make_simulator(ping_interval=0.3)
+    config = ProjectXConfig(
+        api_url=gw.api_url, user_hub_url=gw.user_hub_url, market_hub_url=gw.market_hub_url
+    )
+    async with ProjectX("frank", KEY, config) as px:
+        await px.authenticate()
+        realtime = ProjectXRealtimeClient(
+            px.get_session_token(), str(px.get_account_info().id), config=config
+        )
+        orders: list[dict[str, Any]] = []
+        quotes: list[dict[str, Any]] = []
+
+        async def on_order(data: dict[str, Any]) -> None:
+            orders.append(data)
+
+        await realtime.add_callback("order_update", on_order)
+        await realtime.add_callback("quote_update", quotes.append)
+        with pytest.raises(ValueError, match="Unknown event type"):
+            await realtime.add_callback("nonsense", on_order)
+        assert await realtime.connect() and realtime.is_connected()
+        contract = gw.contract_id("MNQ")
+        await realtime.subscribe_market_data([contract])
+        gw.set_price("MNQ", "21001.75")
+        body = PlaceOrderRequest(
+            accountId=px.get_account_info().id, contractId=contract, type=2, side=0, size=1
+        )
+        reply = await px.session.call(ep.ORDER_PLACE, body)
+        try:
+            for _ in range(500):
+                if any(o["data"]["status"] == 2 for o in orders) and quotes:
+                    break
+                await asyncio.sleep(0.01)
+            assert {o["data"]["id"] for o in orders} == {reply.orderId}
+            assert orders[-1]["action"] == 1 and orders[-1]["data"]["status"] == 2
+            assert quotes[-1]["contract_id"] == contract
+            assert realtime.get_stats()["user_connected"]
+        finally:
+            await realtime.disconnect()
