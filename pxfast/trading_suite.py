@@ -17,22 +17,26 @@ code change.
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from pxfast.client.project_x import ProjectX
 from pxfast.config import credentials_from_env, load_default_config
 from pxfast.event_bus import Event, EventBus, EventKey, Handler
-from pxfast.models import Instrument, ProjectXConfig
+from pxfast.models import Instrument, Order, OrderPlaceResponse, ProjectXConfig
 from pxfast.order_manager import OrderManager, OrderManagerConfig
+from pxfast.order_tracker import OrderChainBuilder, OrderTracker
 from pxfast.position_manager import PositionManager
 from pxfast.realtime.connection import AUDIT_INTERVAL, RealtimeConnection
 from pxfast.realtime.hub import HubOptions
 from pxfast.realtime_data_manager import RealtimeDataManager
-from pxfast.risk_manager import RiskConfig, RiskManager
+from pxfast.risk_manager import ManagedTrade, RiskConfig, RiskManager
 
 __all__ = ["Features", "InstrumentContext", "TradingSuite", "TradingSuiteConfig"]
 
@@ -242,6 +246,7 @@ class TradingSuite:
         for context in self._contexts.values():
             await context.data.cleanup()
             await context.orders.cleanup()
+            await context.positions.cleanup()
             if context.risk_manager is not None:
                 await context.risk_manager.cleanup()
         await self.client.close()
@@ -353,3 +358,68 @@ class TradingSuite:
                 for symbol, context in self._contexts.items()
             },
         }
+
+    # ------------------------------------------------------------------ helpers (project-x-py's)
+
+    def track_order(self, order: Order | OrderPlaceResponse | int | None = None) -> OrderTracker:
+        """An ``OrderTracker`` for ``order`` (or for one given later with ``tracker.track``)."""
+        return OrderTracker(self, order)
+
+    def order_chain(self) -> OrderChainBuilder:
+        """A fluent entry + stop + target builder placed as one bracket."""
+        return OrderChainBuilder(self)
+
+    def managed_trade(
+        self, max_risk_percent: float | None = None, max_risk_amount: float | None = None
+    ) -> ManagedTrade:
+        """A risk-managed trade on this suite's instrument; ValueError without the risk manager."""
+        risk = self.risk_manager
+        if risk is None:
+            raise ValueError("Risk manager not enabled. Add 'risk_manager' to features list.")
+        return ManagedTrade(
+            risk,
+            self.orders,
+            self.positions,
+            self.instrument_id,
+            data_manager=self.data,
+            event_bus=self.events,
+            max_risk_percent=max_risk_percent,
+            max_risk_amount=max_risk_amount,
+        )
+
+    @classmethod
+    async def from_config(cls, path: str | Path, **overrides: Any) -> TradingSuite:
+        """Create from a .json, .yaml or .yml file whose keys are ``create`` arguments.
+
+        ``overrides`` win over the file.  YAML needs PyYAML, which pxfast does
+        not depend on; without it a .yaml file raises ImportError saying so.
+        """
+        return await cls.create(**{**cls._read_config(Path(path)), **overrides})
+
+    @staticmethod
+    def _read_config(file: Path) -> dict[str, Any]:
+        suffix = file.suffix.lower()
+        if suffix not in (".yaml", ".yml", ".json"):
+            raise ValueError(f"Unsupported config format: {file.suffix}")
+        if not file.exists():
+            raise FileNotFoundError(f"Configuration file not found: {file}")
+        text = file.read_text()
+        if suffix == ".json":
+            data = json.loads(text)
+        else:
+            try:
+                yaml = importlib.import_module("yaml")
+            except ModuleNotFoundError:
+                raise ImportError(
+                    f"Reading {file.name} needs PyYAML (pip install pyyaml); "
+                    "or write the configuration as .json"
+                ) from None
+            data = yaml.safe_load(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{file}: expected a mapping of TradingSuite.create arguments")
+        return data
+
+    @classmethod
+    async def from_env(cls, instrument: str, **kwargs: Any) -> TradingSuite:
+        """Create with credentials (and ``PROJECTX_*`` endpoints) from the environment."""
+        return await cls.create(instrument, **kwargs)

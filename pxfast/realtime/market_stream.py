@@ -135,7 +135,8 @@ class MarketStream:
             state.last = trade.price
             state.last_trade_at = now
             if listeners:
-                for listener in listeners:
+                # A snapshot: a listener may (un)register listeners while called.
+                for listener in tuple(listeners):
                     listener(trade.price, trade.volume)
             if wants_ticks:
                 bus.dispatch(

@@ -7,23 +7,33 @@ a subscribed instrument always has a price once the suite is created.
 
 Bars for each configured timeframe start from History/retrieveBars and are
 extended from the trade prints as they arrive; every bar that closes is
-announced with ``NEW_BAR`` (``{"timeframe", "data"}``).  Bars are bucketed by
-receipt time, as project-x-py does.
+announced with ``NEW_BAR`` (``{"timeframe", "bar_time", "data"}``, the
+closed bar).  Bars are bucketed by receipt time, as project-x-py does; the
+clock is the manager's ``clock`` attribute, so a replay (or a test) can
+drive bar time deterministically.
+
+The read helpers (``get_price_range``, ``get_ohlc``, ``get_volume_stats`` ...)
+keep project-x-py's names, arguments and keys, over numpy columns.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from pxfast.bars import BarFrame
-from pxfast.event_bus import EventBus, EventType
+from pxfast.event_bus import EventBus, EventType, Handler
+from pxfast.exceptions import ProjectXError
 from pxfast.models import Instrument
+from pxfast.realtime_data_manager.listeners import add_print_listener, remove_print_listener
 
 if TYPE_CHECKING:
     from pxfast.client.project_x import ProjectX
@@ -41,6 +51,14 @@ _UNITS = {
     "month": (6, 30 * 86400),
 }
 _TIMEFRAME = re.compile(r"^\s*(\d+)\s*([a-z]+?)s?\s*$")
+#: project-x-py's legacy ``add_callback`` names.
+_LEGACY_CALLBACKS = {
+    "new_bar": EventType.NEW_BAR,
+    "data_update": EventType.DATA_UPDATE,
+    "quote_update": EventType.QUOTE_UPDATE,
+    "trade_tick": EventType.TRADE_TICK,
+    "market_trade": EventType.TRADE_TICK,
+}
 
 
 @dataclass(frozen=True)
@@ -75,18 +93,36 @@ class _Series:
         """Fold a print in; the closed bar's dict when this print starts a new bar."""
         span = self.timeframe.seconds
         start = now - now % span
-        bar = self.current
+        bar = self.current if self.current is not None else self._reopen(start)
         closed = None
         if bar is None or start >= bar[0] + span:
             if bar is not None:
                 closed = self._close(bar)
             self.current = [start, price, price, price, price, volume]
             return closed
+        self.current = bar
         bar[2] = max(bar[2], price)
         bar[3] = min(bar[3], price)
         bar[4] = price
         bar[5] += volume
         return None
+
+    def _reopen(self, start: float) -> list[float] | None:
+        """The history's last bar, taken back as the forming one if it is ``start``'s bucket.
+
+        History is loaded with the partial bar of the current period; the first
+        live print must extend it, not start a second bar with the same time.
+        """
+        frame = self.frame
+        if frame.is_empty():
+            return None
+        last = frame["timestamp"][-1].astype("datetime64[us]").astype(np.int64) / 1e6
+        if last != start:
+            return None
+        bar = [start, *(float(frame[name][-1]) for name in ("open", "high", "low", "close"))]
+        bar.append(float(frame["volume"][-1]))
+        self.frame = frame.head(len(frame) - 1)
+        return bar
 
     def _close(self, bar: list[float]) -> dict[str, Any]:
         stamp = datetime.fromtimestamp(bar[0], UTC)
@@ -135,8 +171,13 @@ class RealtimeDataManager:
         self.timezone = timezone
         self.config = dict(config or {})
         self.contract_id: str | None = instrument.id if isinstance(instrument, Instrument) else None
+        #: Seconds since the epoch that bucket the prints into bars (receipt time).
+        self.clock: Callable[[], float] = time.time
         self._series: dict[str, _Series] = {}
         self._listening = False
+        self._ticks = 0
+        self._bars_closed = 0
+        self._last_tick: float | None = None
 
     async def initialize(self, initial_days: int = 1) -> bool:
         """Load ``initial_days`` of bars per timeframe over REST."""
@@ -157,31 +198,43 @@ class RealtimeDataManager:
         if self.realtime is None or self.contract_id is None:
             return False
         if not self._listening:
-            self.realtime.market.tick_listeners.setdefault(self.contract_id, []).append(self._tick)
+            add_print_listener(self.realtime.market, self.contract_id, self._tick)
             self._listening = True
         return True
 
     async def stop_realtime_feed(self) -> None:
         if self.realtime is not None and self.contract_id is not None and self._listening:
-            listeners = self.realtime.market.tick_listeners.get(self.contract_id, [])
-            if self._tick in listeners:
-                listeners.remove(self._tick)
+            remove_print_listener(self.realtime.market, self.contract_id, self._tick)
             self._listening = False
 
     def _tick(self, price: float, volume: float) -> None:
-        now = time.time()
+        now = self.clock()
+        self._ticks += 1
+        self._last_tick = now
         for series in self._series.values():
             closed = series.tick(now, price, volume)
-            if closed is not None and self.event_bus.has_handlers(EventType.NEW_BAR):
+            if closed is None:
+                continue
+            self._bars_closed += 1
+            if self.event_bus.has_handlers(EventType.NEW_BAR):
                 self.event_bus.dispatch(
                     EventType.NEW_BAR,
-                    {"timeframe": series.timeframe.name, "data": closed},
+                    {
+                        "timeframe": series.timeframe.name,
+                        "bar_time": closed["timestamp"],
+                        "data": closed,
+                    },
                     "RealtimeDataManager",
                 )
 
     # ------------------------------------------------------------------ reads
 
     async def get_current_price(self) -> float | None:
+        """The last trade (if under 15 s old), else the quote mid, else the last bar's close.
+
+        Before any bar or quote exists, one partial 1-minute bar is fetched
+        over REST (project-x-py's last resort); None only if that fails too.
+        """
         if self.realtime is not None and self.contract_id is not None:
             price = self.realtime.market.current_price(self.contract_id)
             if price is not None:
@@ -191,7 +244,13 @@ class RealtimeDataManager:
                 return series.current[4]
             if len(series.frame):
                 return float(series.frame["close"][-1])
-        return None
+        if self.contract_id is None:
+            return None
+        try:
+            bars = await self.project_x.get_bars(self.contract_id, days=1, interval=1, limit=1)
+        except ProjectXError:
+            return None
+        return float(bars["close"][-1]) if len(bars) else None
 
     async def get_latest_price(self) -> float | None:
         return await self.get_current_price()
@@ -208,22 +267,60 @@ class RealtimeDataManager:
     async def get_latest_bars(self, count: int = 1, timeframe: str = "5min") -> BarFrame | None:
         return await self.get_data(timeframe, count)
 
+    async def get_data_or_none(
+        self, timeframe: str = "5min", min_bars: int = 20
+    ) -> BarFrame | None:
+        """The bars of ``timeframe``, or None while fewer than ``min_bars`` exist."""
+        frame = await self.get_data(timeframe)
+        return frame if frame is not None and len(frame) >= min_bars else None
+
+    async def get_bars_since(self, timestamp: datetime, timeframe: str = "5min") -> BarFrame | None:
+        """Bars starting at or after ``timestamp`` (naive: the suite's timezone)."""
+        frame = await self.get_data(timeframe)
+        if frame is None or frame.is_empty():
+            return None
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=ZoneInfo(self.timezone))
+        start = np.datetime64(timestamp.astimezone(UTC).replace(tzinfo=None), "us")
+        first = int(np.searchsorted(frame["timestamp"], start, side="left"))
+        return frame.tail(len(frame) - first)
+
     async def get_price_range(
         self, bars: int = 20, timeframe: str = "5min"
     ) -> dict[str, float] | None:
+        """High, low, range and average bar range of the last ``bars`` bars (None if fewer)."""
         frame = await self.get_data(timeframe, bars)
-        if frame is None or frame.is_empty():
+        if frame is None or len(frame) < bars or frame.is_empty():
             return None
         high = float(frame["high"].max())
         low = float(frame["low"].min())
-        return {"high": high, "low": low, "range": high - low, "mid": (high + low) / 2}
+        average = float((frame["high"] - frame["low"]).mean())
+        return {"high": high, "low": low, "range": high - low, "avg_range": average}
 
     async def get_ohlc(self, timeframe: str = "5min") -> dict[str, float] | None:
+        """The latest bar's open, high, low, close and volume (floats, as project-x-py)."""
         frame = await self.get_data(timeframe, 1)
         if frame is None or frame.is_empty():
             return None
-        row = frame.row(0)
-        return {k: row[k] for k in ("open", "high", "low", "close", "volume")}
+        return {k: float(frame[k][-1]) for k in ("open", "high", "low", "close", "volume")}
+
+    async def get_volume_stats(
+        self, bars: int = 20, timeframe: str = "5min"
+    ) -> dict[str, float] | None:
+        """Total, average and latest volume of the last ``bars`` bars, and latest / average."""
+        frame = await self.get_data(timeframe, bars)
+        if frame is None or frame.is_empty():
+            return None
+        volumes = frame["volume"]
+        total = float(volumes.sum())
+        average = total / len(volumes)
+        current = float(volumes[-1])
+        return {
+            "total": total,
+            "average": average,
+            "current": current,
+            "relative": current / average if average > 0 else 0.0,
+        }
 
     async def is_data_ready(self, min_bars: int = 20, timeframe: str | None = None) -> bool:
         names = [timeframe] if timeframe else list(self._series)
@@ -235,6 +332,42 @@ class RealtimeDataManager:
     async def get_mtf_data(self) -> dict[str, BarFrame]:
         return {name: series.with_current() for name, series in self._series.items()}
 
+    async def add_callback(self, event_type: str, callback: Handler) -> None:
+        """Deprecated project-x-py API: ``new_bar``, ``data_update``, ``quote_update``,
+        ``trade_tick`` or ``market_trade`` mapped onto the event bus."""
+        warnings.warn(
+            "RealtimeDataManager.add_callback is deprecated; use suite.on(EventType...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        event = _LEGACY_CALLBACKS.get(event_type)
+        if event is None:
+            raise ValueError(f"Unknown event type: {event_type}")
+        await self.event_bus.on(event, callback)
+
+    async def get_memory_stats(self) -> dict[str, Any]:
+        """Bars held per timeframe, prints processed and the memory of the bar columns."""
+        stored = {name: len(series.frame) for name, series in self._series.items()}
+        nbytes = sum(
+            series.frame[column].nbytes
+            for series in self._series.values()
+            for column in series.frame.columns
+        )
+        age = self.clock() - self._last_tick if self._last_tick is not None else None
+        return {
+            "bars_processed": self._bars_closed,
+            "ticks_processed": self._ticks,
+            "trades_processed": self._ticks,
+            "timeframe_stats": stored,
+            "total_bars_stored": sum(stored.values()),
+            "memory_usage_mb": nbytes / (1024 * 1024),
+            "last_update": (
+                datetime.fromtimestamp(self._last_tick, UTC).isoformat()
+                if self._last_tick is not None
+                else None
+            ),
+            "data_freshness_seconds": age,
+        }
+
     async def cleanup(self) -> None:
         await self.stop_realtime_feed()
-
