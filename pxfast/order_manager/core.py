@@ -168,6 +168,10 @@ class OrderCore:
         self._tag_prefix = f"pxf-{os.getpid() % 1000:03d}{secrets.token_hex(3)}-"
         self._tag_seq = itertools.count(1)
         self._placed_at: dict[int, float] = {}
+        #: Places awaiting their REST reply, by customTag: (request, caller's tag, send time).
+        self._in_flight: dict[str, tuple[schema.PlaceOrderRequest, str | None, float]] = {}
+        #: Orders whose ORDER_PLACED the user hub announced before their REST reply came.
+        self._announced: set[int] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._cancelled_partners: set[int] = set()
 
@@ -179,7 +183,11 @@ class OrderCore:
             self.realtime = realtime_client
             self.stream = realtime_client.user
             self.orders = realtime_client.user.orders
-            self.stream.on_transition = self._on_transition
+            router = self.stream.on_transition
+            if not isinstance(router, _TransitionRouter):
+                router = _TransitionRouter()
+                self.stream.on_transition = router
+            router.add(self)
         return True
 
     def _spawn(self, coro: Any, name: str) -> None:
@@ -302,8 +310,15 @@ class OrderCore:
             request.stopLossBracket = _bracket(stop_loss_bracket)
         if take_profit_bracket:
             request.takeProfitBracket = _bracket(take_profit_bracket)
-        response = await self._send_place(request)
-        self._placed(request, response, custom_tag)
+        started = time.monotonic()
+        if tag is not None:
+            self._in_flight[tag] = (request, custom_tag, started)
+        try:
+            response = await self._send_place(request)
+        finally:
+            if tag is not None:
+                self._in_flight.pop(tag, None)
+        self._placed(request, response, custom_tag, started)
         return response
 
     async def _send_place(self, request: schema.PlaceOrderRequest) -> OrderPlaceResponse:
@@ -403,6 +418,7 @@ class OrderCore:
         request: schema.PlaceOrderRequest,
         response: OrderPlaceResponse,
         custom_tag: str | None,
+        started: float,
     ) -> None:
         stats = self.stats
         order_type = request.type
@@ -418,13 +434,26 @@ class OrderCore:
             stats["stop_orders"] += 1
         if isinstance(request.limitPrice, Decimal):
             stats["total_value"] += request.limitPrice * request.size
-        self._placed_at[response.orderId] = time.monotonic()
+        if response.orderId in self._announced:
+            self._announced.discard(response.orderId)
+            return
+        if self.orders.status(response.orderId) not in (2, 3, 4, 5):
+            self._placed_at[response.orderId] = started  # its fill is still to come
+        self._announce(request, response, custom_tag)
+
+    def _announce(
+        self,
+        request: schema.PlaceOrderRequest,
+        response: OrderPlaceResponse,
+        custom_tag: str | None,
+    ) -> None:
+        """Emit ORDER_PLACED with project-x-py's payload (plus the PENDING status)."""
         self.event_bus.dispatch(
             EventType.ORDER_PLACED,
             {
                 "order_id": response.orderId,
                 "contract_id": request.contractId,
-                "order_type": order_type,
+                "order_type": request.type,
                 "side": request.side,
                 "size": request.size,
                 "limit_price": request.limitPrice,
@@ -939,7 +968,17 @@ class OrderCore:
     # ------------------------------------------------------------------ transitions
 
     def _on_transition(self, tr: _fsm.Transition, update: OrderUpdate) -> None:
-        """Bookkeeping on every order change: stats, fill times, client-side OCO."""
+        """Bookkeeping on every order change: ORDER_PLACED, stats, fill times, client-side OCO."""
+        if self._in_flight and tr.old_status < 0 and tr.new_status != OrderStatus.REJECTED:
+            # The hub showed our order before the REST reply: announce it now, so that
+            # ORDER_PLACED precedes the order's later events (a fill, a cancel).
+            placing = self._in_flight.pop(update.customTag or "", None)
+            if placing is not None:
+                request, custom_tag, started = placing
+                self._announced.add(tr.order_id)
+                self._placed_at[tr.order_id] = started
+                response = OrderPlaceResponse(tr.order_id, True, 0, None)
+                self._announce(request, response, custom_tag)
         kind = tr.kind
         if kind == _fsm.FILLED:
             self.stats["orders_filled"] += 1
@@ -1074,6 +1113,32 @@ class OrderCore:
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+class _TransitionRouter:
+    """One user stream's transition hook, shared by the OrderManagers it feeds.
+
+    A multi-instrument suite has one OrderManager per instrument on one user
+    stream, which has a single ``on_transition`` slot.  Each transition goes
+    to the manager of the order's contract (its ``default_contract_id``), so
+    fills are counted and OCO partners handled by the manager that placed
+    them; an order of any other contract goes to the first manager.
+    """
+
+    def __init__(self) -> None:
+        self.managers: list[OrderCore] = []
+
+    def add(self, manager: OrderCore) -> None:
+        if manager not in self.managers:
+            self.managers.append(manager)
+
+    def __call__(self, tr: _fsm.Transition, update: OrderUpdate) -> None:
+        managers = self.managers
+        target = managers[0]
+        if len(managers) > 1:
+            contract = update.contractId
+            target = next((m for m in managers if m.default_contract_id == contract), target)
+        target._on_transition(tr, update)
 
 
 _PRICE_FIELD_BY_TYPE: dict[int, str] = {

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from simctl import SimFactory
 
 from pxfast.reference import ReferenceUnavailable, ensure_reference_venv, find_python312
 
@@ -60,19 +61,36 @@ def _read_exports(process: subprocess.Popen[bytes]) -> dict[str, str]:
 
 
 @pytest.fixture
-def standalone_sim() -> Iterator[dict[str, str]]:
-    """A ``pxfast sim`` subprocess (paused market, seed 7); yields its exported variables."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pxfast.sim", "--seed", "7", "--paused"],
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+def start_sim() -> Iterator[SimFactory]:
+    """Start ``pxfast sim`` subprocesses (paused market, seed 7) on demand.
+
+    Each call starts a fresh simulator and returns its exported variables;
+    all are stopped after the test.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> dict[str, str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pxfast.sim", "--seed", "7", "--paused"],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        processes.append(process)
+        return _read_exports(process)
+
     try:
-        yield _read_exports(process)
+        yield start
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def standalone_sim(start_sim: SimFactory) -> dict[str, str]:
+    """A ``pxfast sim`` subprocess (paused market, seed 7); its exported variables."""
+    return start_sim()
