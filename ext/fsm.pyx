@@ -1076,8 +1076,17 @@ cdef class OrderTable:
 
     cdef void _link(self, int64_t a, int64_t b, bint native):
         """Link a and b as OCO partners, breaking older links of either.  An
-        order not seen yet gets the link when it is first seen."""
-        cdef OrderRec *r
+        order not seen yet gets the link when it is first seen.  Linking a pair
+        that is already linked only adds ``native``: it never forgets that the
+        Gateway reported the link."""
+        cdef OrderRec *r = self.find(a)
+        cdef OrderRec *q = self.find(b)
+        if (r != NULL and q != NULL and r.bits & B_LINKED and r.partner_id == b
+                and q.bits & B_LINKED and q.partner_id == a):
+            if native:
+                r.bits |= B_NATIVE
+                q.bits |= B_NATIVE
+            return
         self._break(a)
         self._break(b)
         r = self.find(a)

@@ -30,7 +30,13 @@ from pxfast.client import gateway as ep
 from pxfast.exceptions import ProjectXError, ProjectXOrderError
 from pxfast.messages import OrderUpdate
 from pxfast.models import BracketOrderResponse, OCOOrderResponse, OrderPlaceResponse
-from pxfast.order_manager.core import OrderCore, PriceLike, _check_price, _check_time_in_force
+from pxfast.order_manager.core import (
+    OrderCore,
+    PriceLike,
+    _check_price,
+    _check_time_in_force,
+    offset_ticks,
+)
 from pxfast.realtime.user_stream import group_label
 from pxfast.types.trading import OrderSide, OrderType
 
@@ -171,21 +177,9 @@ class BracketOrders(OrderCore):
             assert offset is not None
             if anchor is None:
                 raise _bracket_error("no reference price for a market entry; give a price")
-            return tick.align(anchor + sign * direction * Decimal(str(offset)))
+            return anchor + sign * direction * offset_ticks(tick, offset) * tick.decimal
 
         return leg(stop_price, stop_offset, -1), leg(target_price, target_offset, 1)
-
-    async def _reference_price(self, contract_id: str, tick: TickSize) -> Decimal | None:
-        """The current price (market hub), else the last bar's close; None if unknown."""
-        if self.realtime is not None:
-            price = self.realtime.market.current_price(contract_id)
-            if price is not None:
-                return tick.align(price)
-        try:
-            bars = await self.project_x.get_bars(contract_id, days=1, interval=1, limit=1)
-        except ProjectXError:
-            return None
-        return tick.align(float(bars["close"][-1])) if len(bars) else None
 
     @staticmethod
     def _ticks(
@@ -193,11 +187,9 @@ class BracketOrders(OrderCore):
     ) -> int:
         """Tick distance of a leg: its offset, else |anchor - price|, at least one."""
         if offset is not None:
-            distance = Decimal(str(offset))
-        else:
-            assert anchor is not None
-            distance = abs(anchor - price)
-        return max(1, tick.to_ticks(distance, "half_even"))
+            return offset_ticks(tick, offset)
+        assert anchor is not None
+        return offset_ticks(tick, anchor - price)
 
     async def _native_bracket(
         self,

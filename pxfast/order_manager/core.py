@@ -24,7 +24,7 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from pxfast import _fsm
@@ -183,11 +183,12 @@ class OrderCore:
             self.realtime = realtime_client
             self.stream = realtime_client.user
             self.orders = realtime_client.user.orders
-            router = self.stream.on_transition
-            if not isinstance(router, _TransitionRouter):
-                router = _TransitionRouter()
-                self.stream.on_transition = router
-            router.add(self)
+            # Transitions of this manager's contract come here; the first manager
+            # also takes those of contracts no manager owns.
+            hooks = self.stream.transition_hooks
+            if self.default_contract_id is not None:
+                hooks[self.default_contract_id] = self._on_transition
+            hooks.setdefault(None, self._on_transition)
         return True
 
     def _spawn(self, coro: Any, name: str) -> None:
@@ -251,6 +252,38 @@ class OrderCore:
     def _tick(instrument: Instrument) -> TickSize:
         return cached_tick_size(instrument.tickSize)
 
+    async def _reference_price(self, contract_id: str, tick: TickSize) -> Decimal | None:
+        """The current price (market hub), else the last bar's close; None if unknown."""
+        if self.realtime is not None:
+            price = self.realtime.market.current_price(contract_id)
+            if price is not None:
+                return tick.align(price)
+        try:
+            bars = await self.project_x.get_bars(contract_id, days=1, interval=1, limit=1)
+        except ProjectXError:
+            return None
+        return tick.align(float(bars["close"][-1])) if len(bars) else None
+
+    async def _trail_level(
+        self, contract_id: str, tick: TickSize, side: int, distance: PriceLike
+    ) -> Decimal:
+        """The Gateway's ``trailPrice`` for a trail ``distance`` in price points.
+
+        project-x-py passes the trail as a distance; the Gateway reads
+        ``trailPrice`` as a price level and trails by its distance from the
+        last trade (gateway-protocol §5.6), so a distance sent as is would be
+        refused (or trail thousands of ticks away).  The level is set that far
+        from the current price: below it for a sell, above for a buy.
+        """
+        reference = await self._reference_price(contract_id, tick)
+        if reference is None:
+            raise ProjectXOrderError(
+                f"No current price for {contract_id}: a trailing stop needs one to trail from"
+            )
+        ticks = offset_ticks(tick, distance)
+        offset = ticks * tick.decimal
+        return reference - offset if side == 1 else reference + offset
+
     def _next_tag(self) -> str:
         return f"{self._tag_prefix}{next(self._tag_seq)}"
 
@@ -287,7 +320,11 @@ class OrderCore:
         tick = self._tick(instrument)
         limit = tick.align(limit_price) if limit_price is not None else None
         stop = tick.align(stop_price) if stop_price is not None else None
-        trail = tick.align(trail_price) if trail_price is not None else None
+        trail = (
+            await self._trail_level(instrument.id, tick, side, trail_price)
+            if trail_price is not None and order_type == OrderType.TRAILING_STOP
+            else None
+        )
         if order_type in (OrderType.MARKET, OrderType.JOIN_BID, OrderType.JOIN_ASK):
             limit = stop = trail = None
         await self._risk_gate(instrument.id, order_type, side, size, limit, stop, linked_order_id)
@@ -871,7 +908,8 @@ class OrderCore:
             if current.stopPrice is None or aligned != tick.align(current.stopPrice):
                 request.stopPrice, changed = aligned, True
         if trail_price is not None:
-            request.trailPrice, changed = tick.align(trail_price), True
+            level = await self._trail_level(current.contractId, tick, current.side, trail_price)
+            request.trailPrice, changed = level, True
         if size is not None and size != current.size:
             request.size, changed = size, True
         if not changed:
@@ -987,7 +1025,11 @@ class OrderCore:
                 self.stats["fill_times_ms"].append((time.monotonic() - placed) * 1e3)
         elif kind in (_fsm.CANCELLED, _fsm.EXPIRED) or kind == _fsm.REJECTED:
             self._placed_at.pop(tr.order_id, None)
-        if tr.partner_id and not tr.partner_native and kind in (_fsm.FILLED, _fsm.PARTIAL_FILL):
+        if (
+            tr.partner_id
+            and (not tr.partner_native or tr.order_id in self.oco_groups)
+            and kind in (_fsm.FILLED, _fsm.PARTIAL_FILL)
+        ):
             self._partner_filled(tr, update)
         if tr.children and kind in (_fsm.CANCELLED, _fsm.REJECTED, _fsm.EXPIRED):
             for child in tr.children:
@@ -1047,7 +1089,12 @@ class OrderCore:
                 self.oco_groups.pop(previous, None)
         self.oco_groups[order1_id] = order2_id
         self.oco_groups[order2_id] = order1_id
-        self.orders.link_oco(order1_id, order2_id, False)
+        # Keep a link the Gateway reported (linkedOrderId) marked native; pxfast still
+        # enforces every pair in oco_groups itself, since that Gateway behaviour is
+        # undocumented (gateway-protocol §14.5).
+        existing = self.orders.link_of(order1_id)
+        native = existing is not None and existing[0] == order2_id and existing[1]
+        self.orders.link_oco(order1_id, order2_id, native)
 
     async def _unlink_oco_orders(self, order_id: int) -> int | None:
         partner = self.oco_groups.pop(order_id, None)
@@ -1115,32 +1162,6 @@ class OrderCore:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-class _TransitionRouter:
-    """One user stream's transition hook, shared by the OrderManagers it feeds.
-
-    A multi-instrument suite has one OrderManager per instrument on one user
-    stream, which has a single ``on_transition`` slot.  Each transition goes
-    to the manager of the order's contract (its ``default_contract_id``), so
-    fills are counted and OCO partners handled by the manager that placed
-    them; an order of any other contract goes to the first manager.
-    """
-
-    def __init__(self) -> None:
-        self.managers: list[OrderCore] = []
-
-    def add(self, manager: OrderCore) -> None:
-        if manager not in self.managers:
-            self.managers.append(manager)
-
-    def __call__(self, tr: _fsm.Transition, update: OrderUpdate) -> None:
-        managers = self.managers
-        target = managers[0]
-        if len(managers) > 1:
-            contract = update.contractId
-            target = next((m for m in managers if m.default_contract_id == contract), target)
-        target._on_transition(tr, update)
-
-
 _PRICE_FIELD_BY_TYPE: dict[int, str] = {
     OrderType.LIMIT: "limit_price",
     OrderType.STOP_LIMIT: "limit_price",
@@ -1149,6 +1170,17 @@ _PRICE_FIELD_BY_TYPE: dict[int, str] = {
     OrderType.STOP: "stop_price",
     OrderType.TRAILING_STOP: "trail_price",
 }
+
+
+def offset_ticks(tick: TickSize, offset: PriceLike) -> int:
+    """Whole ticks in a distance of ``offset`` price points (ties to even, at least one).
+
+    Computed in Decimal so an offset with many digits (a float from arithmetic)
+    is a clear number of ticks, not an error of exact tick math.
+    """
+    distance = abs(Decimal(str(offset)))
+    ticks = int((distance / tick.decimal).to_integral_value(rounding=ROUND_HALF_EVEN))
+    return max(1, ticks)
 
 
 def _check_price(label: str, price: Any) -> None:

@@ -108,6 +108,7 @@ class PositionCore:
         self.order_manager = order_manager
         if realtime_client is not None and order_manager is not None:
             realtime_client.user.position_closed_listeners.append(self._position_closed)
+            realtime_client.user.position_resized_listeners.append(self._position_resized)
         if not self._subscribed:
             for event in _POSITION_EVENTS:
                 await self.event_bus.on(event, self._on_position_event)
@@ -119,6 +120,20 @@ class PositionCore:
         if manager is None or contract_id not in manager.position_orders:
             return
         manager._spawn(manager.on_position_closed(contract_id), f"pxfast-flat-{contract_id}")
+
+    def _position_resized(self, contract_id: str, old_size: int, new_size: int) -> None:
+        """A trimmed position: shrink its tracked exits so none can reverse it.
+
+        Only a decrease resizes: a larger position may be one whose new entry
+        brought its own exits, and growing protective orders is the caller's call.
+        """
+        manager = self.order_manager
+        if manager is None or contract_id not in manager.position_orders or new_size >= old_size:
+            return
+        manager._spawn(
+            manager.on_position_changed(contract_id, old_size, new_size),
+            f"pxfast-resize-{contract_id}",
+        )
 
     # ------------------------------------------------------------------ history and counts
 

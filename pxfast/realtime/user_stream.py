@@ -121,7 +121,11 @@ class UserStream:
         self._expected: dict[str, tuple[int, int]] = {}
         #: Called with the contract id when a position goes flat (after its event).
         self.position_closed_listeners: list[Callable[[str], None]] = []
-        self.on_transition: Callable[[Transition, OrderUpdate], None] | None = None
+        #: Called with (contract id, old size, new size) when an open position resizes.
+        self.position_resized_listeners: list[Callable[[str, int, int], None]] = []
+        #: Per contract id (None: any other contract): the order manager's hook, called
+        #: with each transition before the events are delivered.
+        self.transition_hooks: dict[str | None, Callable[[Transition, OrderUpdate], None]] = {}
         self._realized: dict[str, float] = {}
         self._started = datetime.now(UTC)
         self.gaps = 0
@@ -165,6 +169,13 @@ class UserStream:
         if update.parentOrderId and self._child_watchers:
             for child_watcher in tuple(self._child_watchers):
                 child_watcher(update)
+        # The order manager of the contract sees the change before the handlers do
+        # (it may owe them an ORDER_PLACED that must come first).
+        hooks = self.transition_hooks
+        if hooks:
+            hook = hooks.get(update.contractId) or hooks.get(None)
+            if hook is not None:
+                hook(tr, update)
         bus = self._route(update.contractId)
         event = _STATUS_EVENT.get(tr.kind)
         if event is not None and (bus.has_handlers(event)):
@@ -187,8 +198,6 @@ class UserStream:
         if watchers:
             for watcher in tuple(watchers):
                 watcher(tr, update)
-        if self.on_transition is not None:
-            self.on_transition(tr, update)
         return tr
 
     def apply_trade(self, trade: TradeUpdate) -> bool:
@@ -233,6 +242,9 @@ class UserStream:
         event = EventType.POSITION_OPENED if previous is None else EventType.POSITION_UPDATED
         if bus.has_handlers(event):
             bus.dispatch(event, msgspec.to_builtins(update), "PositionManager")
+        if previous is not None and previous.size != update.size:
+            for resized in tuple(self.position_resized_listeners):
+                resized(contract, previous.size, update.size)
 
     def _formula_pnl(self, previous: PositionUpdate, closing: PositionUpdate) -> float:
         """project-x-py's fallback: (exit - entry) x size x point value, signed by direction."""

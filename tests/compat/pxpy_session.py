@@ -147,7 +147,8 @@ async def run() -> Session:
             order = await orders.get_order_by_id(placed.orderId)
             assert order is not None and order.limitPrice == price - 2.5, order
             assert await orders.cancel_order(placed.orderId)
-            await s.wait_event("order_cancelled", lambda d: order_id_of(d) == placed.orderId)
+            # No wait for ORDER_CANCELLED: project-x-py 4.4.1 emits none for its own
+            # cancels unless the hub beats its REST reply (a race); the Gateway decides.
             open_ids = [o.id for o in await orders.search_open_orders()]
             assert placed.orderId not in open_ids
             return f"limit {placed.orderId} placed at {price}, modified, cancelled"

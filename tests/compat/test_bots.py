@@ -209,9 +209,4 @@ def test_trimmed_position_keeps_its_exits_in_step(
         "resize_bot.py", reference_python, start_sim
     )
     assert reference == {"exit sizes after trim": [2, 2], "final position": None}
-    if pxfast != reference:
-        pytest.xfail(
-            "pxfast does not resize a position's exits when its size changes (no "
-            "PositionManager -> OrderManager.on_position_changed on a size change): "
-            f"{pxfast}; simulator orders {pxfast_orders}"
-        )
+    assert pxfast == reference, pxfast_orders

@@ -133,11 +133,6 @@ async def test_trailing_stop_is_not_placed_before_the_entry_fills(
     await status_becomes(suite, result.stop_order_id, OrderStatus.CANCELLED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OrderManager sends place_trailing_stop_order's trail distance as the Gateway's "
-    "trailPrice, which is an absolute level (gateway-protocol 5.6): the Gateway refuses it",
-)
 async def test_trailing_stop_replaces_the_fixed_stop_once_filled(suite: TradingSuite) -> None:
     warnings: list[Event] = []
     await suite.on(EventType.WARNING, warnings.append)

@@ -291,11 +291,6 @@ async def test_managed_trade_needs_the_risk_manager(simulator: GatewaySimulator)
             plain.managed_trade()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OrderManager._link_oco_orders relinks a natively linked pair as client-side "
-    "(OrderTable.link_oco(..., native=False)), dropping the order's linkedOrderId",
-)
 async def test_the_native_link_survives_the_client_side_link(suite: TradingSuite) -> None:
     position = await open_position(suite, 0, 1)
     attached = await risk(suite).attach_risk_orders(position)
