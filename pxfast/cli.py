@@ -21,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     from pxfast.sim.cli import add_arguments
 
     add_arguments(sim)
+    bench = commands.add_parser(
+        "bench", help="every performance figure, side by side with project-x-py 4.4.1"
+    )
+    from pxfast.bench.runner import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
     return parser
 
 
@@ -35,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pxfast.sim.cli import run
 
         return run(args)
+    if args.command == "bench":
+        from pxfast.bench.runner import run as run_bench
+
+        return run_bench(args)
     parser.print_help()
     return 0
 

@@ -1,0 +1,403 @@
+"""pxfast's side of ``pxfast bench``: one process, driven by the runner over a pipe.
+
+``python -m pxfast.bench.pxfast_worker [--loop uvloop|asyncio]``.  The
+project-x-py worker (``pxpy_worker.py``) answers the same operations with
+project-x-py's objects; the network scenarios themselves are the shared
+functions of ``common``, so both clients are driven by the same code.
+
+In-process paths use pxfast's real objects with nothing stubbed but the
+network: the hub's own decoder and ``_received`` (what picows' callback
+calls), the user stream, the order table, the event bus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from typing import Any, cast
+
+import numpy as np
+
+from pxfast import _ticks
+from pxfast._fsm import OrderTable
+from pxfast._wire import FrameDecoder
+from pxfast.bench import common
+from pxfast.bench.common import BenchClient, ControlLink, MarketTally, Recorder
+from pxfast.client.http import HttpClient
+from pxfast.client.project_x import ProjectX
+from pxfast.client.ratelimit import BucketSpec, RateBudget
+from pxfast.event_bus import Event, EventBus, EventType
+from pxfast.messages import OrderUpdate, UserOrder
+from pxfast.models import ProjectXConfig
+from pxfast.realtime.hub import HubConnection
+from pxfast.realtime.user_stream import UserStream
+from pxfast.trading_suite import TradingSuite
+
+__all__ = ["main"]
+
+SYMBOL = "MNQ"
+#: The benchmark measures the client, not the Gateway's budget (200 requests / 60 s),
+#: which pxfast enforces locally; the simulator runs with its rate limits off too.
+UNLIMITED = RateBudget(BucketSpec(10**9, 60.0), BucketSpec(10**9, 30.0))
+
+
+async def _no_token(_force: bool) -> str:
+    return "unused"
+
+
+def _user_hub(handler: Callable[[list[Any]], None]) -> HubConnection:
+    """A user hub that never connects: frames go straight to its decoder and dispatcher."""
+    hub = HubConnection("user", "http://127.0.0.1:9/hubs/user", _no_token, handler)
+    hub.decoder.reset(handshake=False)
+    return hub
+
+
+class PxfastClient(BenchClient):
+    """The shared scenarios' view of a pxfast ``TradingSuite``."""
+
+    market_kinds = ("quote", "trade")
+
+    def __init__(self, suite: TradingSuite, username: str, urls: dict[str, str]) -> None:
+        self.suite = suite
+        self.username = username
+        self.urls = urls
+        self.recorder = Recorder()
+        self.contract = suite.instrument_id
+        account = suite.client.account_info
+        assert account is not None
+        self.account_id = account.id
+        self._raw: dict[str, Callable[[], Awaitable[object]]] = {}
+        self._raw_close: list[Callable[[], Awaitable[object]]] = []
+
+    async def attach(self) -> None:
+        rec = self.recorder
+
+        async def filled(event: Event) -> None:
+            rec.on_filled(event.data["order_id"])
+
+        async def cancelled(event: Event) -> None:
+            rec.on_cancelled(event.data["order_id"])
+
+        async def warning(event: Event) -> None:
+            data = event.data
+            if data.get("kind") == "gap" and data.get("reconnect") and data.get("reconciled"):
+                rec.on_ready()
+
+        await self.suite.on(EventType.ORDER_FILLED, filled)
+        await self.suite.on(EventType.ORDER_CANCELLED, cancelled)
+        await self.suite.on(EventType.WARNING, warning)
+
+    async def search_open(self) -> object:
+        return await self.suite.orders.search_open_orders()
+
+    async def place_limit(self, side: int, price: float) -> int:
+        return (await self.suite.orders.place_limit_order(self.contract, side, 1, price)).orderId
+
+    async def cancel_all(self) -> None:
+        await self.suite.orders.cancel_all_orders()
+
+    async def place_bracket(self, entry: float, stop: float, target: float) -> tuple[int, int]:
+        placed = await self.suite.orders.place_bracket_order(
+            self.contract, 0, 1, entry_price=entry, stop_loss_price=stop,
+            take_profit_price=target, entry_type="limit",
+        )  # fmt: skip
+        assert placed.success and placed.stop_order_id and placed.target_order_id, placed
+        return placed.stop_order_id, placed.target_order_id
+
+    async def market_session(
+        self, urls: dict[str, str], tally: MarketTally
+    ) -> Callable[[], Awaitable[None]]:
+        config = ProjectXConfig(
+            api_url=self.urls["api_url"],
+            user_hub_url=urls["user_hub_url"],
+            market_hub_url=urls["market_hub_url"],
+        )
+        suite = await _suite(self.username, config)
+
+        async def quote(_event: Event) -> None:
+            tally.on_market("quote")
+
+        async def trade(_event: Event) -> None:
+            tally.on_market("trade")
+
+        async def user(event: Event) -> None:
+            tally.on_user(event.data["custom_tag"])
+
+        await suite.on(EventType.QUOTE_UPDATE, quote)
+        await suite.on(EventType.TRADE_TICK, trade)
+        await suite.on(EventType.ORDER_FILLED, user)
+        return suite.disconnect
+
+    def raw_http(self) -> dict[str, Callable[[], Awaitable[object]]]:
+        """Bare pxfast.client.http and aiohttp, made once (kept warm across rounds)."""
+        if not self._raw:
+            self._raw = self._make_raw_http()
+        return self._raw
+
+    def _make_raw_http(self) -> dict[str, Callable[[], Awaitable[object]]]:
+        import aiohttp
+
+        origin, _, prefix = self.urls["api_url"].partition("/api")
+        path = f"/api{prefix}/Order/searchOpen"
+        body = f'{{"accountId":{self.account_id}}}'.encode()
+        headers = {
+            "Authorization": f"Bearer {self.suite.client.session.current_token()}",
+            "Content-Type": "application/json",
+        }
+        ours = HttpClient(origin)
+        theirs = aiohttp.ClientSession()
+        self._raw_close += [ours.close, theirs.close]
+
+        async def pxfast_http() -> object:
+            response = await ours.request("POST", path, body, headers)
+            assert response.status == 200, response.status
+            return response.body
+
+        async def aiohttp_client() -> object:
+            async with theirs.post(origin + path, data=body, headers=headers) as response:
+                assert response.status == 200, response.status
+                return await response.read()
+
+        return {"pxfast-http": pxfast_http, "aiohttp": aiohttp_client}
+
+    async def close(self) -> None:
+        for close in self._raw_close:
+            await close()
+        await self.suite.disconnect()
+
+
+async def _suite(username: str, config: ProjectXConfig) -> TradingSuite:
+    suite = await TradingSuite.create(
+        SYMBOL, timeframes=["1min"], username=username, api_key=f"{username}-key",
+        client_config=config, initial_days=1,
+    )  # fmt: skip
+    suite.client.session.budget = UNLIMITED
+    return suite
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.client: PxfastClient | None = None
+        self.sim: ControlLink | None = None
+        self.feed: ControlLink | None = None
+        self.feed_urls: dict[str, str] = {}
+
+    def handlers(self) -> common.Handlers:
+        return {
+            "setup": self.setup,
+            "quit": self.quit,
+            "ticks": self.ticks,
+            "decode": self.decode,
+            "fsm": self.fsm,
+            "bus": self.bus,
+            "wire": self.wire,
+            "memory": self.memory,
+            "search": self.network(common.search_round),
+            "place": self.network(common.place_round),
+            "http": self.network(common.http_round),
+            "fill": self.with_sim(common.fill_round),
+            "bracket": self.with_sim(common.bracket_round),
+            "reconnect": self.with_sim(common.reconnect_round),
+            "market": self.market,
+        }
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def setup(self, params: dict[str, Any]) -> dict[str, Any]:
+        urls: dict[str, str] = params["urls"]
+        self.sim = ControlLink(urls["control_url"])
+        if "feed_control_url" in urls:
+            self.feed = ControlLink(urls["feed_control_url"])
+            self.feed_urls = {
+                "user_hub_url": urls["feed_url"] + "/hubs/user",
+                "market_hub_url": urls["feed_url"] + "/hubs/market",
+            }
+        config = ProjectXConfig(
+            api_url=urls["api_url"],
+            user_hub_url=urls["user_hub_url"],
+            market_hub_url=urls["market_hub_url"],
+        )
+        suite = await _suite(params["username"], config)
+        self.client = PxfastClient(suite, params["username"], urls)
+        await self.client.attach()
+        self.sim.call("set_balance", account_id=self.client.account_id, balance=params["balance"])
+        return self.describe()
+
+    def describe(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        return {
+            "python": platform.python_version(),
+            "loop": f"{type(loop).__module__}.{type(loop).__name__}",
+            "versions": {
+                name: version(name)
+                for name in ("pxfast", "msgspec", "picows", "uvloop", "numpy", "aiohttp")
+            },
+        }
+
+    async def quit(self, _params: dict[str, Any]) -> dict[str, Any]:
+        if self.client is not None:
+            await self.client.close()
+        return {}
+
+    def _client(self) -> PxfastClient:
+        if self.client is None:
+            raise RuntimeError("setup first")
+        return self.client
+
+    def network(
+        self, scenario: Callable[[BenchClient, dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        async def run(params: dict[str, Any]) -> dict[str, Any]:
+            return await scenario(self._client(), params)
+
+        return run
+
+    def with_sim(
+        self,
+        scenario: Callable[[BenchClient, ControlLink, dict[str, Any]], Awaitable[dict[str, Any]]],
+    ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        async def run(params: dict[str, Any]) -> dict[str, Any]:
+            assert self.sim is not None
+            return await scenario(self._client(), self.sim, params)
+
+        return run
+
+    async def market(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.feed is None:
+            raise RuntimeError("no feed server")
+        return await common.market_round(self._client(), self.feed, self.feed_urls, params)
+
+    # -- in-process paths --------------------------------------------------------------
+
+    async def ticks(self, params: dict[str, Any]) -> dict[str, Any]:
+        prices, tick, samples = params["prices"], params["tick"], params["samples"]
+        batch = np.resize(np.array(prices, dtype=np.float64), params["batch_size"])
+        batch_samples = []
+        for _ in range(samples):
+            start = time.perf_counter_ns()
+            _ticks.align_prices(batch, tick)
+            batch_samples.append((time.perf_counter_ns() - start) / len(batch))
+        return {
+            "ticks.decimal": common.batch_ns(_ticks.align_price, prices, samples, arg=tick),
+            "ticks.float": common.batch_ns(_ticks.align_price_float, prices, samples, arg=tick),
+            "ticks.batch": batch_samples,
+        }
+
+    async def decode(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, frame in params["frames"].items():
+            decoder = FrameDecoder(handshake=False)
+            data = frame.encode()
+            out[f"decode.{name}"] = common.batch_ns(decoder.feed, [data] * 100, params["samples"])
+        return out
+
+    async def fsm(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Each block: a new order's first sighting (Open) and its fill, per order."""
+        decoder = FrameDecoder(handshake=False)
+        template, per_block = params["template"], params["orders_per_block"]
+        blocks: list[list[OrderUpdate]] = []
+        order_id = 1_000_000
+        for _ in range(params["samples"]):
+            block = []
+            for _ in range(per_block):
+                order_id += 1
+                for status in (1, 2):
+                    (item,) = decoder.feed(common.order_frame(template, order_id, status).encode())
+                    block.append(cast(UserOrder, item).data)
+            blocks.append(block)
+        table = OrderTable()
+        return {"fsm.apply": await common.block_ns(table.apply, blocks)}
+
+    async def bus(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for mode in ("async", "sync"):
+            for count in (1, 10):
+                bus = EventBus()
+                for _ in range(count):
+                    await bus.on(EventType.ORDER_FILLED, _HANDLERS[mode])
+                data = {"order_id": 1}
+
+                def emit(bus: EventBus = bus, data: dict[str, int] = data) -> Awaitable[None]:
+                    return bus.emit(EventType.ORDER_FILLED, data, "bench")
+
+                out[f"bus.emit.{count}.{mode}"] = await common.each_ns(emit, params["samples"])
+        return out
+
+    async def wire(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GatewayUserOrder frame -> decoder -> user stream -> order table -> bus -> handler."""
+        bus = EventBus()
+        stamps: list[int] = []
+
+        async def on_filled(_event: Event) -> None:
+            stamps.append(time.perf_counter_ns())
+
+        await bus.on(EventType.ORDER_FILLED, on_filled)
+        stream = UserStream(cast(ProjectX, None), lambda _contract: bus)
+        hub = _user_hub(stream.on_items)
+        template = params["template"]
+        samples: list[float] = []
+        with common.quiet_gc():
+            for order_id in range(2_000_000, 2_000_000 + params["samples"]):
+                opened = common.order_frame(template, order_id, 1).encode()
+                filled = common.order_frame(template, order_id, 2).encode()
+                hub._received(hub.decoder.feed(opened))
+                start = time.perf_counter_ns()
+                hub._received(hub.decoder.feed(filled))
+                samples.append(float(stamps[-1] - start))
+        assert len(stamps) == params["samples"]
+        return {"wire.order": samples}
+
+    async def memory(self, params: dict[str, Any]) -> dict[str, Any]:
+        """RSS growth over ``orders`` new orders through the hub path, per order held."""
+        stream = UserStream(cast(ProjectX, None), lambda _contract: EventBus())
+        hub = _user_hub(stream.on_items)
+        template = params["template"]
+
+        def feed(first: int, count: int) -> None:
+            for order_id in range(first, first + count):
+                hub._received(hub.decoder.feed(common.order_frame(template, order_id, 1).encode()))
+
+        feed(1, 1000)  # warm the allocator and the code paths first
+        before = common.rss_bytes()
+        feed(10_000, params["orders"])
+        after = common.rss_bytes()
+        return {
+            "memory.per_order": [(after - before) / params["orders"]],
+            "memory.rss": [float(after)],
+            "memory.held": len(stream.orders),
+            "memory.table_bytes": stream.orders.memory_bytes(),
+        }
+
+
+async def _async_handler(_event: Event) -> None:
+    return None
+
+
+def _sync_handler(_event: Event) -> None:
+    return None
+
+
+_HANDLERS: dict[str, Callable[[Event], Any]] = {"async": _async_handler, "sync": _sync_handler}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m pxfast.bench.pxfast_worker")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    args = parser.parse_args()
+    worker = Worker()
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(common.serve(worker.handlers()))
+    else:
+        asyncio.run(common.serve(worker.handlers()))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,451 @@
+"""project-x-py 4.4.1's side of ``pxfast bench``, run by the reference venv's Python 3.12.
+
+``<reference venv>/bin/python .../pxfast/bench/pxpy_worker.py``: pxfast is
+not installed there, so this file imports only the standard library, the
+reference packages and ``common.py`` next to it (loaded by path).  It answers
+the same operations as ``pxfast_worker`` with project-x-py's real code:
+
+* network paths: its ``TradingSuite`` against the same standalone simulator,
+  driven by the shared scenario functions of ``common``;
+* in-process paths: its real objects with a stub client where no network is
+  needed.  Wire -> handler is pysignalr's own transport entry point
+  (``_on_raw_message``: ``JSONProtocol().decode`` and dispatch) -> the hub
+  adapter -> the realtime client's ``_forward_order_update`` (its
+  ``run_coroutine_threadsafe`` hop included) -> ``OrderManager._on_order_update``
+  -> ``EventBus.emit(ORDER_FILLED)`` -> the handler.
+
+Two settings differ from project-x-py's defaults, both in its favour or
+needed to measure at all: its own 60 requests/minute throttle is raised
+(``requests_per_minute``), and its loggers are set to WARNING (by default it
+writes an INFO line per order event to stdout).  The ``ProjectXConfig``
+defaults are patched in this process because ``TradingSuite.create`` builds
+its client from them (gateway-protocol.md §13.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pxfast.bench import common
+    from pxfast.bench.common import BenchClient
+else:  # the reference venv has no pxfast: load the shared module from this directory
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import common
+
+    BenchClient = object
+
+SYMBOL = "MNQ"
+REQUESTS_PER_MINUTE = 1_000_000
+
+
+def _module(name: str) -> Any:
+    """A reference package, imported untyped (it is not installed where mypy runs)."""
+    return importlib.import_module(name)
+
+
+px = _module("project_x_py")
+px_models = _module("project_x_py.models")
+px_events = _module("project_x_py.event_bus")
+px_orders = _module("project_x_py.order_manager")
+px_realtime = _module("project_x_py.realtime")
+px_utils = _module("project_x_py.order_manager.utils")
+JSONProtocol = _module("pysignalr.protocol.json").JSONProtocol
+EventType = px_events.EventType
+
+
+def quiet_logging() -> None:
+    """WARNING and above only, for every project-x-py logger (see the module docstring)."""
+    for name in [*logging.root.manager.loggerDict, "project_x_py"]:
+        if name.startswith("project_x_py"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def set_config_defaults(**values: Any) -> None:
+    """Replace ``ProjectXConfig`` defaults (class attributes and ``__init__`` defaults)."""
+    config = px_models.ProjectXConfig
+    names = list(inspect.signature(config.__init__).parameters)[1:]
+    defaults = list(config.__init__.__defaults__ or ())
+    offset = len(names) - len(defaults)
+    for name, value in values.items():
+        defaults[names.index(name) - offset] = value
+        setattr(config, name, value)
+    config.__init__.__defaults__ = tuple(defaults)
+
+
+async def create_suite(username: str, urls: dict[str, str]) -> Any:
+    set_config_defaults(
+        api_url=urls["api_url"],
+        user_hub_url=urls["user_hub_url"],
+        market_hub_url=urls["market_hub_url"],
+        requests_per_minute=REQUESTS_PER_MINUTE,
+    )
+    os.environ["PROJECT_X_USERNAME"] = username
+    os.environ["PROJECT_X_API_KEY"] = f"{username}-key"
+    suite = await px.TradingSuite.create(SYMBOL, timeframes=["1min"], initial_days=1)
+    quiet_logging()
+    return suite
+
+
+def _order_id(data: Any) -> int:
+    order = data.get("order")
+    return int(order.id) if order is not None else int(data["order_id"])
+
+
+class PxpyClient(BenchClient):
+    """The shared scenarios' view of a project-x-py ``TradingSuite``."""
+
+    #: Its suite emits QUOTE_UPDATE per (coalesced) quote but no TRADE_TICK: trades
+    #: feed its bars and come out as DATA_UPDATE, shared with quotes.
+    market_kinds = ("quote",)
+
+    def __init__(self, suite: Any, username: str, urls: dict[str, str]) -> None:
+        self.suite = suite
+        self.username = username
+        self.urls = urls
+        self.recorder = common.Recorder()
+        self.contract: str = suite.instrument_id
+        self.account_id: int = suite.client.account_info.id
+        self._raw: dict[str, Callable[[], Awaitable[object]]] = {}
+        self._raw_client: Any = None
+
+    async def attach(self) -> None:
+        rec = self.recorder
+
+        async def filled(event: Any) -> None:
+            rec.on_filled(_order_id(event.data))
+
+        async def cancelled(event: Any) -> None:
+            rec.on_cancelled(_order_id(event.data))
+
+        await self.suite.on(EventType.ORDER_FILLED, filled)
+        await self.suite.on(EventType.ORDER_CANCELLED, cancelled)
+        # Ready after a reconnect = its subscription restore has run (it has no
+        # reconciliation); observed by wrapping the method it schedules on reopen.
+        realtime = self.suite.realtime
+        restore = realtime._restore_realtime_subscriptions
+
+        async def restored(*args: Any, **kwargs: Any) -> Any:
+            result = await restore(*args, **kwargs)
+            rec.on_ready()
+            return result
+
+        realtime._restore_realtime_subscriptions = restored
+
+    async def search_open(self) -> object:
+        result: object = await self.suite.orders.search_open_orders()
+        return result
+
+    async def place_limit(self, side: int, price: float) -> int:
+        placed = await self.suite.orders.place_limit_order(self.contract, side, 1, price)
+        return int(placed.orderId)
+
+    async def cancel_all(self) -> None:
+        await self.suite.orders.cancel_all_orders()
+
+    async def place_bracket(self, entry: float, stop: float, target: float) -> tuple[int, int]:
+        placed = await self.suite.orders.place_bracket_order(
+            self.contract, 0, 1, entry_price=entry, stop_loss_price=stop,
+            take_profit_price=target, entry_type="limit",
+        )  # fmt: skip
+        assert placed.success and placed.stop_order_id and placed.target_order_id, placed
+        return int(placed.stop_order_id), int(placed.target_order_id)
+
+    async def market_session(
+        self, urls: dict[str, str], tally: common.MarketTally
+    ) -> Callable[[], Awaitable[None]]:
+        suite = await create_suite(self.username, {**self.urls, **urls})
+        set_config_defaults(  # back to the simulator's hubs for anything made later
+            user_hub_url=self.urls["user_hub_url"], market_hub_url=self.urls["market_hub_url"]
+        )
+
+        async def quote(_event: Any) -> None:
+            tally.on_market("quote")
+
+        async def progress(_event: Any) -> None:
+            tally.on_progress()
+
+        async def user(event: Any) -> None:
+            tally.on_user(event.data["order"].customTag)
+
+        await suite.on(EventType.QUOTE_UPDATE, quote)
+        await suite.on(EventType.DATA_UPDATE, progress)
+        await suite.on(EventType.ORDER_FILLED, user)
+
+        async def close() -> None:
+            await suite.disconnect()
+
+        return close
+
+    def raw_http(self) -> dict[str, Callable[[], Awaitable[object]]]:
+        """Bare httpx (its HTTP library), made once (kept warm across rounds)."""
+        if self._raw:
+            return self._raw
+        httpx = _module("httpx")
+        url = f"{self.urls['api_url']}/Order/searchOpen"
+        body = f'{{"accountId":{self.account_id}}}'.encode()
+        headers = {
+            "Authorization": f"Bearer {self.suite.client.session_token}",
+            "Content-Type": "application/json",
+        }
+        client = self._raw_client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+
+        async def httpx_client() -> object:
+            response = await client.post(url, content=body, headers=headers)
+            assert response.status_code == 200, response.status_code
+            content: object = response.content
+            return content
+
+        self._raw = {"httpx": httpx_client}
+        return self._raw
+
+    async def close(self) -> None:
+        if self._raw_client is not None:
+            await self._raw_client.aclose()
+        await self.suite.disconnect()
+
+
+class _StubClient:
+    """Where project-x-py's OrderManager wants a client but the path makes no request."""
+
+    account_info = None
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.client: PxpyClient | None = None
+        self.sim: common.ControlLink | None = None
+        self.feed: common.ControlLink | None = None
+        self.feed_urls: dict[str, str] = {}
+
+    def handlers(self) -> common.Handlers:
+        return {
+            "setup": self.setup,
+            "quit": self.quit,
+            "ticks": self.ticks,
+            "decode": self.decode,
+            "fsm": self.fsm,
+            "bus": self.bus,
+            "wire": self.wire,
+            "memory": self.memory,
+            "search": self.network(common.search_round),
+            "place": self.network(common.place_round),
+            "http": self.network(common.http_round),
+            "fill": self.with_sim(common.fill_round),
+            "bracket": self.with_sim(common.bracket_round),
+            "reconnect": self.with_sim(common.reconnect_round),
+            "market": self.market,
+        }
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def setup(self, params: dict[str, Any]) -> dict[str, Any]:
+        urls: dict[str, str] = params["urls"]
+        self.sim = common.ControlLink(urls["control_url"])
+        if "feed_control_url" in urls:
+            self.feed = common.ControlLink(urls["feed_control_url"])
+            self.feed_urls = {
+                "user_hub_url": urls["feed_url"] + "/hubs/user",
+                "market_hub_url": urls["feed_url"] + "/hubs/market",
+            }
+        suite = await create_suite(params["username"], urls)
+        self.client = PxpyClient(suite, params["username"], urls)
+        await self.client.attach()
+        self.sim.call("set_balance", account_id=self.client.account_id, balance=params["balance"])
+        return self.describe()
+
+    def describe(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        return {
+            "python": platform.python_version(),
+            "loop": f"{type(loop).__module__}.{type(loop).__name__}",
+            "versions": {
+                name: version(name)
+                for name in ("project-x-py", "pysignalr", "httpx", "orjson", "polars")
+            },
+        }
+
+    async def quit(self, _params: dict[str, Any]) -> dict[str, Any]:
+        if self.client is not None:
+            await self.client.close()
+        return {}
+
+    def _client(self) -> PxpyClient:
+        if self.client is None:
+            raise RuntimeError("setup first")
+        return self.client
+
+    def network(
+        self, scenario: Callable[[BenchClient, dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        async def run(params: dict[str, Any]) -> dict[str, Any]:
+            return await scenario(self._client(), params)
+
+        return run
+
+    def with_sim(
+        self,
+        scenario: Callable[
+            [BenchClient, common.ControlLink, dict[str, Any]], Awaitable[dict[str, Any]]
+        ],
+    ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        async def run(params: dict[str, Any]) -> dict[str, Any]:
+            assert self.sim is not None
+            return await scenario(self._client(), self.sim, params)
+
+        return run
+
+    async def market(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.feed is None:
+            raise RuntimeError("no feed server")
+        return await common.market_round(self._client(), self.feed, self.feed_urls, params)
+
+    # -- in-process paths --------------------------------------------------------------
+
+    async def ticks(self, params: dict[str, Any]) -> dict[str, Any]:
+        """project-x-py has one alignment function (float in, float out), so its figure
+        stands in every tick row, the numpy batch row included (a loop is its batch)."""
+        samples = common.batch_ns(
+            px_utils.align_price_to_tick, params["prices"], params["samples"], arg=params["tick"]
+        )
+        return {"ticks.decimal": samples, "ticks.float": samples, "ticks.batch": samples}
+
+    async def decode(self, params: dict[str, Any]) -> dict[str, Any]:
+        protocol = JSONProtocol()
+        return {
+            f"decode.{name}": common.batch_ns(protocol.decode, [frame] * 100, params["samples"])
+            for name, frame in params["frames"].items()
+        }
+
+    async def fsm(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Each block: a new order's Open update and its fill, as its realtime client hands
+        them over (the decoded ``{action, data}`` argument), no handler attached."""
+        protocol = JSONProtocol()
+        template, per_block = params["template"], params["orders_per_block"]
+        blocks = []
+        order_id = 1_000_000
+        for _ in range(params["samples"]):
+            block = []
+            for _ in range(per_block):
+                order_id += 1
+                for status in (1, 2):
+                    (message,) = protocol.decode(common.order_frame(template, order_id, status))
+                    block.append(message.arguments[0])
+            blocks.append(block)
+        manager = px_orders.OrderManager(_StubClient(), px_events.EventBus())
+        return {"fsm.apply": await common.block_ns(manager._on_order_update, blocks)}
+
+    async def bus(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Its handlers are awaited, so the "sync" rows use an async handler too."""
+        out = {}
+        for mode in ("async", "sync"):
+            for count in (1, 10):
+                bus = px_events.EventBus()
+                for _ in range(count):
+                    await bus.on(EventType.ORDER_FILLED, _handler)
+                data = {"order_id": 1}
+
+                def emit(bus: Any = bus, data: dict[str, int] = data) -> Awaitable[None]:
+                    result: Awaitable[None] = bus.emit(EventType.ORDER_FILLED, data, "bench")
+                    return result
+
+                out[f"bus.emit.{count}.{mode}"] = await common.each_ns(emit, params["samples"])
+        return out
+
+    async def _order_pipeline(self, bus: Any) -> tuple[Any, Any]:
+        """Its realtime client (set up, never connected) and OrderManager on ``bus``;
+        returns (the user hub's pysignalr transport, the OrderManager)."""
+        realtime = px_realtime.ProjectXRealtimeClient(
+            jwt_token="bench", account_id="7001",
+            user_hub_url="http://127.0.0.1:9/hubs/user",
+            market_hub_url="http://127.0.0.1:9/hubs/market",
+        )  # fmt: skip
+        await realtime.setup_connections()
+        realtime.user_connected = True  # initialize() must not try to connect
+        manager = px_orders.OrderManager(_StubClient(), bus)
+        await manager.initialize(realtime_client=realtime)
+        quiet_logging()
+        return realtime.user_connection._ensure_client()._transport, manager
+
+    async def wire(self, params: dict[str, Any]) -> dict[str, Any]:
+        bus = px_events.EventBus()
+        transport, manager = await self._order_pipeline(bus)
+        stamps: list[int] = []
+        arrived = asyncio.Event()
+
+        async def on_filled(_event: Any) -> None:
+            stamps.append(time.perf_counter_ns())
+            arrived.set()
+
+        await bus.on(EventType.ORDER_FILLED, on_filled)
+        template = params["template"]
+        tracked = manager.tracked_orders
+        samples: list[float] = []
+        with common.quiet_gc():
+            for order_id in range(2_000_000, 2_000_000 + params["samples"]):
+                opened = common.order_frame(template, order_id, 1)
+                filled = common.order_frame(template, order_id, 2)
+                await transport._on_raw_message(opened)
+                await _stored(tracked, order_id)  # the open is handled before timing
+                arrived.clear()
+                start = time.perf_counter_ns()
+                await transport._on_raw_message(filled)
+                await arrived.wait()
+                samples.append(float(stamps[-1] - start))
+        return {"wire.order": samples}
+
+    async def memory(self, params: dict[str, Any]) -> dict[str, Any]:
+        """RSS growth over ``orders`` new orders through the hub path, per order it holds
+        (its tracking cache keeps at most 10 000)."""
+        transport, manager = await self._order_pipeline(px_events.EventBus())
+        template = params["template"]
+        tracked = manager.tracked_orders
+
+        async def feed(first: int, count: int) -> None:
+            for order_id in range(first, first + count):
+                await transport._on_raw_message(common.order_frame(template, order_id, 1))
+                if order_id % 100 == 0:  # keep its scheduled backlog short
+                    await _stored(tracked, order_id)
+            await _stored(tracked, first + count - 1)
+
+        await feed(1, 1000)
+        before = common.rss_bytes()
+        held_before = len(tracked)
+        await feed(10_000, params["orders"])
+        after = common.rss_bytes()
+        held = len(tracked) - held_before
+        return {
+            "memory.per_order": [(after - before) / max(held, 1)],
+            "memory.rss": [float(after)],
+            "memory.held": len(tracked),
+        }
+
+
+async def _handler(_event: Any) -> None:
+    return None
+
+
+async def _stored(tracked: Any, order_id: int) -> None:
+    """Until project-x-py has stored ``order_id`` (it signals nothing: poll each loop turn)."""
+    while str(order_id) not in tracked:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+
+
+def main() -> None:
+    quiet_logging()
+    asyncio.run(common.serve(Worker().handlers()))
+
+
+if __name__ == "__main__":
+    main()
