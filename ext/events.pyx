@@ -124,6 +124,7 @@ cdef class Dispatcher:
     cdef public list _wildcard
     cdef public object _history
     cdef public set _continuations
+    cdef list _targets
     cdef object _runner
     cdef _Core _runner_core
     cdef object _outer
@@ -136,7 +137,36 @@ cdef class Dispatcher:
         self._wildcard = []
         self._history = None
         self._continuations = set()
+        self._targets = []
         self._runner = None
+
+    def forward_to_bus(self, Dispatcher target):
+        """Deliver every event of this bus on ``target`` too (after this bus's handlers)."""
+        if target is self:
+            raise ValueError("a bus cannot forward to itself")
+        if target not in self._targets:
+            self._targets = self._targets + [target]
+
+    cpdef bint has_handlers(self, object event=None):
+        """Whether delivering ``event`` (any event, if None) would reach a handler,
+        here or on a bus this one forwards to."""
+        cdef Dispatcher target
+        if self._wildcard:
+            return True
+        if event is None:
+            if any(self._handlers.values()) or any(self._once.values()) or self._legacy:
+                return True
+        else:
+            key = _normalize(event)
+            if type(key) is _EventType:
+                if self._handlers.get(key) or self._once.get(key):
+                    return True
+            elif self._legacy.get(key):
+                return True
+        for target in self._targets:
+            if target.has_handlers(event):
+                return True
+        return False
 
     cpdef object dispatch(self, object event, object data, object source=None):
         """Deliver ``event`` now, without waiting; return the handlers still running.
@@ -154,7 +184,8 @@ cdef class Dispatcher:
                 once = self._once.pop(key)
         else:
             handlers = self._legacy.get(key)
-        if not handlers and not once and not self._wildcard and self._history is None:
+        if (not handlers and not once and not self._wildcard and self._history is None
+                and not self._targets):
             return None
         cdef Event ev = _make_event(key, data, source)
         if self._history is not None:
@@ -177,6 +208,14 @@ cdef class Dispatcher:
         finally:
             if entered_here:
                 self._leave_runner()
+        cdef Dispatcher target
+        cdef object forwarded
+        for target in self._targets:
+            forwarded = target.dispatch(key, data, source)
+            if forwarded:
+                if pending is None:
+                    pending = []
+                pending.extend(forwarded)
         return pending
 
     async def emit(self, event, data, source=None):
@@ -217,13 +256,20 @@ cdef class Dispatcher:
         return task
 
     cdef int _enter_runner(self) except -1:
-        """Make the runner (created for the running loop if needed) the current task."""
-        loop = _get_running_loop()
-        if loop is None:
-            raise RuntimeError("async event handlers need a running event loop")
-        if self._runner is None or self._runner_core.loop is not loop:
-            self._runner = HandlerTask(self)
-            self._runner_core = <_Core>self._runner._core
+        """Make the runner (created for the running loop if needed) the current task.
+
+        The runner's loop is trusted while it runs: only one loop runs per
+        thread, and asking asyncio for the running loop costs a getpid()
+        system call per dispatch on Python 3.11.
+        """
+        if self._runner is None or not self._runner_core.loop.is_running():
+            loop = _get_running_loop()
+            if loop is None:
+                raise RuntimeError("async event handlers need a running event loop")
+            if self._runner is None or self._runner_core.loop is not loop:
+                self._runner = HandlerTask(self)
+                self._runner_core = <_Core>self._runner._core
+        loop = self._runner_core.loop
         outer = _current_task(loop)
         if outer is not None:
             _leave_task(loop, outer)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -156,16 +156,6 @@ class EventBus(Dispatcher):
             elif key in table:
                 table[key] = [h for h in table[key] if h != handler]
 
-    def has_handlers(self, event: EventKey | None = None) -> bool:
-        if self._wildcard:
-            return True
-        if event is None:
-            return any(self._handlers.values()) or any(self._once.values()) or bool(self._legacy)
-        if isinstance(event, EventType) or event in _BY_VALUE:
-            key = _event_type(event)
-            return bool(self._handlers.get(key) or self._once.get(key))
-        return bool(self._legacy.get(str(event)))
-
     def get_handler_count(self, event: EventKey | None = None) -> int:
         if event is None:
             return (
@@ -233,10 +223,10 @@ class EventBus(Dispatcher):
                 self._once[key] = [h for h in self._once[key] if h is not resolve]
 
     async def forward_to(self, target_bus: EventBus) -> None:
-        """Re-deliver every event of this bus on ``target_bus`` (same type, data, source)."""
+        """Re-deliver every event of this bus on ``target_bus`` (same type, data, source).
 
-        def forward(ev: Event) -> Awaitable[Any] | None:
-            pending = target_bus.dispatch(ev.type, ev.data, ev.source)
-            return asyncio.gather(*pending) if pending else None
-
-        await self.on_any(forward)
+        Unlike project-x-py this is not a wildcard handler: ``has_handlers`` on
+        this bus sees the target's handlers, so an event nobody listens to
+        anywhere costs nothing to produce, and ``off()`` does not cut the link.
+        """
+        self.forward_to_bus(target_bus)

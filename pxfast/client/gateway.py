@@ -298,6 +298,9 @@ class GatewaySession:
                 raise self._uncertain(endpoint, body, str(exc), "transport") from None
             except ProjectXServerError as exc:
                 raise self._uncertain(endpoint, body, str(exc), "server_error") from None
+            except ProjectXDataError as exc:
+                # The Gateway answered, unreadably: it may well have executed the request.
+                raise self._uncertain(endpoint, body, str(exc), "transport") from None
             except _RateLimited as exc:
                 raise OrderRateLimitedError(
                     f"{endpoint.path}: rate limited by the Gateway (HTTP 429); not executed",
@@ -346,7 +349,7 @@ class GatewaySession:
         if 200 <= status < 300:
             try:
                 return schema.decoder(endpoint.response).decode(response.body or b"{}")
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, ValueError) as exc:  # ValueError: bad UTF-8
                 self.stats.decode_errors += 1
                 raise ProjectXDataError(
                     f"{endpoint.path}: malformed response from the Gateway: {exc}"

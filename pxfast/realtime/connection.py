@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,14 @@ logger = logging.getLogger(__name__)
 MARKET_STALE_AFTER = 10.0
 #: Default period of the user-state audit while orders work or positions are open.
 AUDIT_INTERVAL = 30.0
+#: Market records handled per event-loop turn during a burst.
+MARKET_SLICE = 256
+#: Queued market records above which the market socket stops being read (and below
+#: which it is read again).
+MARKET_BACKLOG_HIGH = 50_000
+MARKET_BACKLOG_LOW = 10_000
+#: Kernel receive buffer of the market socket: bounds what one read hands over.
+MARKET_RECEIVE_BUFFER = 128 * 1024
 
 _USER_TOPICS = ("Orders", "Positions", "Trades")
 _MARKET_TOPICS = ("ContractQuotes", "ContractTrades")
@@ -57,7 +66,9 @@ class RealtimeConnection:
         self.user = UserStream(client, route)
         self.market = MarketStream(route)
         if market_options is None:
-            market_options = HubOptions(stale_after=MARKET_STALE_AFTER)
+            market_options = HubOptions(
+                stale_after=MARKET_STALE_AFTER, receive_buffer=MARKET_RECEIVE_BUFFER
+            )
         self.user_hub = HubConnection(
             "user",
             user_hub_url or client.config.user_hub_url,
@@ -77,6 +88,10 @@ class RealtimeConnection:
             on_state=self._state_changed("market"),
             on_stale=self._stale,
         )
+        self._market_backlog: deque[list[Any]] = deque()
+        self._market_pending = 0
+        self._market_draining = False
+        self._market_paused = False
         #: Extra consumers of each hub's decoded items, after pxfast's own state.
         self.item_listeners: dict[str, list[Callable[[list[Any]], None]]] = {
             "user": [],
@@ -94,6 +109,50 @@ class RealtimeConnection:
             listener(items)
 
     def _market_items(self, items: list[Any]) -> None:
+        """Market data, in bounded slices so the user hub is never starved.
+
+        A burst (the open, a fast market) is queued and worked off at most
+        MARKET_SLICE records per event-loop turn; between slices the loop
+        reads the other sockets, so an order event waits behind one slice,
+        not behind the whole burst (incident #143).  Nothing is dropped or
+        coalesced; if the backlog grows past MARKET_BACKLOG_HIGH the market
+        socket stops being read until it drains (TCP pushes back).
+        """
+        backlog = self._market_backlog
+        if not backlog and len(items) <= MARKET_SLICE:
+            self._deliver_market(items)
+            return
+        backlog.append(items)
+        self._market_pending += len(items)
+        if not self._market_draining:
+            self._market_draining = True
+            asyncio.get_running_loop().call_soon(self._drain_market)
+        if self._market_pending > MARKET_BACKLOG_HIGH and not self._market_paused:
+            self._market_paused = True
+            self.market_hub.pause_reading()
+
+    def _drain_market(self) -> None:
+        backlog = self._market_backlog
+        budget = MARKET_SLICE
+        while backlog and budget > 0:
+            items = backlog[0]
+            if len(items) <= budget:
+                backlog.popleft()
+            else:
+                backlog[0] = items[budget:]
+                items = items[:budget]
+            budget -= len(items)
+            self._market_pending -= len(items)
+            self._deliver_market(items)
+        if backlog:
+            asyncio.get_running_loop().call_soon(self._drain_market)
+        else:
+            self._market_draining = False
+        if self._market_paused and self._market_pending < MARKET_BACKLOG_LOW:
+            self._market_paused = False
+            self.market_hub.resume_reading()
+
+    def _deliver_market(self, items: list[Any]) -> None:
         self.market.on_items(items)
         for listener in self.item_listeners["market"]:
             listener(items)

@@ -30,6 +30,7 @@ import asyncio
 import enum
 import logging
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ class HubOptions:
     #: Big enough for any depth snapshot (incident #128: a 10 KB cap looped on close 1009).
     max_frame_size: int = 16 * 1024 * 1024
     negotiate: bool = False
+    #: Kernel receive buffer (SO_RCVBUF) for the socket; None keeps the OS default.
+    #: A small one bounds how much one read of a flooding hub hands over at once.
+    receive_buffer: int | None = None
 
 
 @dataclass
@@ -250,6 +254,15 @@ class HubConnection:
         if self.connected:
             await self._invoke_serialized(undo_target, arguments)
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket (TCP pushes back on the Gateway) until resumed."""
+        if self._transport is not None:
+            self._transport.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.underlying_transport.resume_reading()
+
     def send_nowait(self, target: str, arguments: Sequence[Any]) -> None:
         """A fire-and-forget invocation (no invocationId, no completion)."""
         transport = self._transport
@@ -352,6 +365,10 @@ class HubConnection:
                 f"{self.name} hub upgrade refused (HTTP {int(status) if status else '?'})"
             ) from None
         self._transport = transport
+        if opts.receive_buffer:
+            sock = transport.underlying_transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, opts.receive_buffer)
         now = time.monotonic()
         self._last_message = now
         self._last_data = now

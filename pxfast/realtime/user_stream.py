@@ -399,7 +399,9 @@ class UserStream:
             update = self.orders.get(order_id)
             if update is None:
                 continue
-            created = _fsm.parse_timestamp(update.creationTimestamp)
+            created = _stamp(update.creationTimestamp)
+            if not created:
+                continue
             stamp = datetime.fromtimestamp(created / 1e7, UTC)
             if oldest is None or stamp < oldest:
                 oldest = stamp
@@ -413,6 +415,17 @@ def _newer(a: OrderUpdate, b: OrderUpdate) -> bool:
     return _order_key(a) > _order_key(b)
 
 
+def _stamp(text: str | None) -> int:
+    """A Gateway timestamp in 100 ns units; 0 for a missing or unreadable one."""
+    try:
+        return _fsm.parse_timestamp(text) if text else 0
+    except ValueError:
+        return 0
+
+
 def _order_key(update: OrderUpdate) -> tuple[int, int, int]:
-    stamp = update.updateTimestamp or update.creationTimestamp
-    return (_fsm.parse_timestamp(stamp), update.fillVolume or 0, update.id)
+    return (
+        _stamp(update.updateTimestamp or update.creationTimestamp),
+        update.fillVolume or 0,
+        update.id,
+    )
