@@ -55,8 +55,6 @@ _OCO_TYPES = {
     "JOIN_BID": OrderType.JOIN_BID,
     "JOIN_ASK": OrderType.JOIN_ASK,
 }
-#: How long the client-side path waits for the entry to fill (project-x-py: 60 s).
-CLIENT_BRACKET_FILL_TIMEOUT = 60.0
 
 
 def _bracket_error(message: str) -> ProjectXOrderError:
@@ -240,13 +238,7 @@ class BracketOrders(OrderCore):
         finally:
             if self.stream is not None and watcher is not None:
                 self.stream.unwatch_children(watcher)
-        if response.orderId in self.orders:
-            self.orders.set_group(response.orderId, group, _fsm.ROLE_ENTRY)
-        for leg_id, role in ((stop_id, _fsm.ROLE_STOP), (target_id, _fsm.ROLE_TARGET)):
-            if leg_id is not None and leg_id in self.orders:
-                self.orders.set_group(leg_id, group, role)
-        self.stats["bracket_orders"] += 1
-        self._track_position_orders(contract_id, response.orderId, stop_id, target_id)
+        self._register_bracket(contract_id, group, response.orderId, stop_id, target_id)
         return BracketOrderResponse(
             True,
             response.orderId,
@@ -332,10 +324,20 @@ class BracketOrders(OrderCore):
                 target_offset,
             )
         exit_side = 1 - side
+        if self.stream is not None:  # the legs' events carry the bracket keys from the start
+            self.stream.expect(f"{tag}-SL", group, _fsm.ROLE_STOP)
+            self.stream.expect(f"{tag}-TP", group, _fsm.ROLE_TARGET)
         try:
-            stop_response = await self.place_stop_order(contract_id, exit_side, fill_size, stop)
+            stop_response = await self.place_stop_order(
+                contract_id, exit_side, fill_size, stop, custom_tag=f"{tag}-SL"
+            )
             target_response = await self.place_limit_order(
-                contract_id, exit_side, fill_size, target, linked_order_id=stop_response.orderId
+                contract_id,
+                exit_side,
+                fill_size,
+                target,
+                linked_order_id=stop_response.orderId,
+                custom_tag=f"{tag}-TP",
             )
         except ProjectXError as exc:
             await self._emergency_flatten(contract_id)
@@ -344,17 +346,8 @@ class BracketOrders(OrderCore):
                 f"closed: {exc}"
             ) from exc
         await self._link_oco_orders(stop_response.orderId, target_response.orderId)
-        if entry_id in self.orders:
-            self.orders.set_group(entry_id, group, _fsm.ROLE_ENTRY)
-        for leg_id, role in (
-            (stop_response.orderId, _fsm.ROLE_STOP),
-            (target_response.orderId, _fsm.ROLE_TARGET),
-        ):
-            if leg_id in self.orders:
-                self.orders.set_group(leg_id, group, role)
-        self.stats["bracket_orders"] += 1
-        self._track_position_orders(
-            contract_id, entry_id, stop_response.orderId, target_response.orderId
+        self._register_bracket(
+            contract_id, group, entry_id, stop_response.orderId, target_response.orderId
         )
         return BracketOrderResponse(
             True,
@@ -390,7 +383,7 @@ class BracketOrders(OrderCore):
             if self.orders.status(entry_id) in (2, 3, 4, 5):
                 done.set_result(None)
         try:
-            await asyncio.wait_for(done, CLIENT_BRACKET_FILL_TIMEOUT)
+            await asyncio.wait_for(done, float(self.config.get("bracket_fill_timeout", 60.0)))
         except TimeoutError:
             await self.cancel_order(entry_id)
         finally:
@@ -409,6 +402,22 @@ class BracketOrders(OrderCore):
             )
         except ProjectXError as exc:
             logger.error("emergency close of %s failed: %s", contract_id, exc)
+
+    def _register_bracket(
+        self, contract_id: str, group: int, entry: int, stop: int | None, target: int | None
+    ) -> None:
+        """Group the three orders (for the bracket keys of their events) and track them
+        as the position's entry and exits; orders not seen yet get their group on first
+        sight from the tag expectations."""
+        for order_id, role in (
+            (entry, _fsm.ROLE_ENTRY),
+            (stop, _fsm.ROLE_STOP),
+            (target, _fsm.ROLE_TARGET),
+        ):
+            if order_id is not None and order_id in self.orders:
+                self.orders.set_group(order_id, group, role)
+        self.stats["bracket_orders"] += 1
+        self._track_position_orders(contract_id, entry, stop, target)
 
     def _track_position_orders(
         self, contract_id: str, entry: int, stop: int | None, target: int | None

@@ -79,6 +79,8 @@ class OrderManagerConfig(TypedDict, total=False):
     auto_tag: bool
     #: pxfast: seconds to wait for a bracket's legs to appear on the user hub.
     bracket_leg_timeout: float
+    #: pxfast: seconds a client-side bracket waits for its entry to fill (project-x-py: 60).
+    bracket_fill_timeout: float
 
 
 DEFAULT_CONFIG: OrderManagerConfig = {
@@ -100,6 +102,7 @@ DEFAULT_CONFIG: OrderManagerConfig = {
     "status_check_circuit_breaker_reset_time": 300.0,
     "auto_tag": True,
     "bracket_leg_timeout": 3.0,
+    "bracket_fill_timeout": 60.0,
 }
 
 _TIF_ACCEPTED = {"DAY", "GTC"}
