@@ -100,6 +100,11 @@ async def serve(handlers: Handlers) -> None:
 # ---------------------------------------------------------------- inputs
 
 
+def order_tag(order_id: int) -> str:
+    """A unique tag like the ones pxfast gives every order it places (the memory case)."""
+    return f"pxf-123a1b2c3-{order_id}"
+
+
 def order_frame(template: str, order_id: int, status: int, tag: str = "bench") -> str:
     """One GatewayUserOrder frame from the runner's template: ``status`` 1 (Open, nothing
     filled) or 2 (Filled at the limit), stamped so the fill is newer than the open."""

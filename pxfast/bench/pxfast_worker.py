@@ -360,7 +360,8 @@ class Worker:
 
         def feed(first: int, count: int) -> None:
             for order_id in range(first, first + count):
-                hub._received(hub.decoder.feed(common.order_frame(template, order_id, 1).encode()))
+                frame = common.order_frame(template, order_id, 1, tag=common.order_tag(order_id))
+                hub._received(hub.decoder.feed(frame.encode()))
 
         feed(1, 1000)  # warm the allocator and the code paths first
         before = common.rss_bytes()

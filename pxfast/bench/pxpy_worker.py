@@ -414,7 +414,8 @@ class Worker:
 
         async def feed(first: int, count: int) -> None:
             for order_id in range(first, first + count):
-                await transport._on_raw_message(common.order_frame(template, order_id, 1))
+                frame = common.order_frame(template, order_id, 1, tag=common.order_tag(order_id))
+                await transport._on_raw_message(frame)
                 if order_id % 100 == 0:  # keep its scheduled backlog short
                     await _stored(tracked, order_id)
             await _stored(tracked, first + count - 1)
