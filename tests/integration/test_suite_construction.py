@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,15 +65,16 @@ async def test_from_config_errors(tmp_path: Path) -> None:
         await TradingSuite.from_config(listing)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("yaml") is not None, reason="PyYAML is installed")
-async def test_yaml_without_pyyaml_says_what_to_install(tmp_path: Path) -> None:
+async def test_yaml_without_pyyaml_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "yaml", None)  # as if PyYAML were not installed
     path = tmp_path / "suite.yaml"
     path.write_text("instrument: MNQ\n")
     with pytest.raises(ImportError, match="PyYAML"):
         await TradingSuite.from_config(path)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("yaml") is None, reason="PyYAML is not installed")
 async def test_from_config_yaml(sim_env: GatewaySimulator, tmp_path: Path) -> None:
     path = tmp_path / "suite.yml"
     path.write_text("instrument: MNQ\ntimeframes: [1min]\ninitial_days: 1\n")
