@@ -22,6 +22,7 @@ import math
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -108,6 +109,8 @@ DEFAULT_CONFIG: OrderManagerConfig = {
 _TIF_ACCEPTED = {"DAY", "GTC"}
 _TIF_UNSUPPORTED = {"IOC", "FOK"}
 _PLACE_ERRORS_MARGIN = 3  # Order/place errorCode 3: InsufficientFunds
+#: Order timings kept for the statistics.
+_TIMINGS_KEPT = 10_000
 #: How far back an uncertain place is searched for by its tag.
 _TAG_LOOKBACK = timedelta(minutes=10)
 
@@ -130,8 +133,9 @@ def _stats() -> dict[str, Any]:
         "risk_violations": 0,
         "order_validation_failures": 0,
         "uncertain_resolved": 0,
-        "fill_times_ms": [],
-        "response_times_ms": [],
+        # The latest timings only, so a long-running bot's memory stays flat.
+        "fill_times_ms": deque(maxlen=_TIMINGS_KEPT),
+        "response_times_ms": deque(maxlen=_TIMINGS_KEPT),
     }
 
 
@@ -197,7 +201,20 @@ class OrderCore:
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        """Retrieve a background job's failure: log it and tell the handlers, never lose it."""
+        self._background.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        logger.error("background order job %s failed: %s", task.get_name(), exc)
+        self.event_bus.dispatch(
+            EventType.WARNING,
+            {"kind": "background_failed", "job": task.get_name(), "error": str(exc)},
+            "OrderManager",
+        )
 
     # ------------------------------------------------------------------ validation
 
@@ -379,10 +396,16 @@ class OrderCore:
                 attempt += 1
                 continue
             except OrderSubmissionUncertainError as exc:
-                found = await self._resolve_uncertain(request)
+                found, absent = await self._resolve_uncertain(request)
                 if found is not None:
                     self.stats["uncertain_resolved"] += 1
                     return OrderPlaceResponse(found, True, 0, None)
+                if not absent:
+                    raise OrderSubmissionUncertainError(
+                        f"{exc}. Looking the order up by its customTag {request.customTag!r} "
+                        "failed too: it may be live; reconcile before placing it again.",
+                        payload=exc.payload,
+                    ) from exc
                 policy = self.retry_policy
                 if policy is None or not policy.retries(exc, attempt, resolved_absent=True):
                     raise OrderSubmissionUncertainError(
@@ -403,7 +426,7 @@ class OrderCore:
             self.stats["response_times_ms"].append((time.perf_counter() - started) * 1e3)
             if not reply.success and attempt > 0:
                 # A resend refused (e.g. as a duplicate tag): the first may have landed.
-                found = await self._resolve_uncertain(request)
+                found, _ = await self._resolve_uncertain(request)
                 if found is not None:
                     self.stats["uncertain_resolved"] += 1
                     return OrderPlaceResponse(found, True, 0, None)
@@ -423,21 +446,30 @@ class OrderCore:
             assert reply.orderId is not None
             return OrderPlaceResponse(reply.orderId, True, reply.errorCode, reply.errorMessage)
 
-    async def _resolve_uncertain(self, request: schema.PlaceOrderRequest) -> int | None:
-        """The id of the order this request created, found by its tag, or None."""
+    async def _resolve_uncertain(
+        self, request: schema.PlaceOrderRequest
+    ) -> tuple[int | None, bool]:
+        """Look the request's order up by its tag: (its id or None, whether absence is proven).
+
+        Absence is proven only when every lookup succeeded and found no live
+        order with the tag after the Gateway had time to show it; a failed
+        lookup proves nothing.  A rejected order with the tag is not the
+        order: it is a refused duplicate, or the request itself was refused.
+        """
         tag = request.customTag
         if not isinstance(tag, str):
-            return None
-        found = self.orders.find_by_tag(tag)
+            return None, False
+        found = self._live_by_tag(tag)
         if found is not None:
-            return found
+            return found, False
         client = self.project_x
+        proven = False
         for delay in (0.0, 0.25, 0.75):
             if delay:
                 await asyncio.sleep(delay)
-            found = self.orders.find_by_tag(tag)
+            found = self._live_by_tag(tag)
             if found is not None:
-                return found
+                return found, False
             try:
                 now = datetime.now(UTC)
                 recent = await client.search_order_updates(
@@ -446,12 +478,20 @@ class OrderCore:
                 open_now = await client.search_open_order_updates()
             except ProjectXError as exc:
                 logger.warning("lookup of uncertain order %s failed: %s", tag, exc)
+                proven = False
                 continue
+            proven = True
             for update in (*open_now, *recent):
-                if update.customTag == tag:
+                if update.customTag == tag and update.status != OrderStatus.REJECTED:
                     self._apply_snapshot(update)
-                    return update.id
-        return None
+                    return update.id, False
+        return None, proven
+
+    def _live_by_tag(self, tag: str) -> int | None:
+        found = self.orders.find_by_tag(tag)
+        if found is not None and self.orders.status(found) == OrderStatus.REJECTED:
+            return None
+        return found
 
     def _placed(
         self,

@@ -14,6 +14,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+from pxfast.event_bus import EventType
 from pxfast.exceptions import ProjectXError, ProjectXOrderError
 from pxfast.messages import PositionUpdate
 from pxfast.models import OrderPlaceResponse
@@ -235,10 +236,43 @@ class PositionOrders(OrderCore):
     async def on_position_changed(
         self, contract_id: str, old_size: int, new_size: int, account_id: int | None = None
     ) -> None:
+        """Keep the tracked exits within the position: cancel them when flat, shrink
+        them when it shrank (a larger position keeps its exits as they are)."""
         if new_size == 0:
             await self.on_position_closed(contract_id, account_id)
-        elif abs(new_size) != abs(old_size):
-            await self.update_position_order_sizes(contract_id, abs(new_size), account_id)
+        elif abs(new_size) < abs(old_size):
+            await self._shrink_exits(contract_id, abs(new_size))
+
+    async def _shrink_exits(self, contract_id: str, size: int) -> None:
+        """Reduce each side's working exits (stops; targets) to at most ``size`` in total.
+
+        The newest exits give up lots first, and an exit that would reach zero is
+        cancelled, so several brackets on one position keep their own sizes and
+        no fill can reverse the position.  A refusal (the exit just filled or was
+        cancelled) is reported as a WARNING and the others are still shrunk.
+        """
+        tracked = await self.get_position_orders(contract_id, ["stop", "target"], "working")
+        for ids in (tracked["stop_orders"], tracked["target_orders"]):
+            live = {i: u for i in ids if (u := self.orders.get(i)) is not None}
+            excess = sum(u.size - (u.fillVolume or 0) for u in live.values()) - size
+            for order_id in sorted(live, reverse=True):
+                if excess <= 0:
+                    break
+                update = live[order_id]
+                remaining = update.size - (update.fillVolume or 0)
+                cut = min(excess, remaining)
+                excess -= cut
+                try:
+                    if cut == remaining:
+                        await self.cancel_order(order_id)
+                    else:
+                        await self.modify_order(order_id, size=update.size - cut)
+                except ProjectXError as exc:
+                    self.event_bus.dispatch(
+                        EventType.WARNING,
+                        {"kind": "exit_resize_failed", "order_id": order_id, "error": str(exc)},
+                        "OrderManager",
+                    )
 
     async def on_position_closed(self, contract_id: str, account_id: int | None = None) -> None:
         """A flat position: cancel the remaining exits of its brackets (both modes)."""

@@ -202,6 +202,7 @@ class RealtimeConnection:
         while True:
             await asyncio.sleep(self.audit_interval)
             user = self.user
+            user.prune()
             busy = user.positions or user.orders.working_ids()
             if not busy:
                 continue

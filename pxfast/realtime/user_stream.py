@@ -65,6 +65,8 @@ _STATUS_EVENT = {
 _ROLE_NAMES = _fsm.ROLE_NAMES
 #: How far back the fence's order search reaches before the oldest working order.
 RECENT_WINDOW = timedelta(hours=24)
+#: What prune() keeps beyond the window, so a fence never meets a forgotten order.
+PRUNE_MARGIN = timedelta(hours=1)
 
 
 def group_label(group: int) -> str:
@@ -127,7 +129,6 @@ class UserStream:
         #: with each transition before the events are delivered.
         self.transition_hooks: dict[str | None, Callable[[Transition, OrderUpdate], None]] = {}
         self._realized: dict[str, float] = {}
-        self._started = datetime.now(UTC)
         self.gaps = 0
         self.last_gap: dict[str, Any] | None = None
         self.reconciled = asyncio.Event()
@@ -349,9 +350,9 @@ class UserStream:
     async def _apply_snapshots(self) -> int:
         client = self.client
         now = datetime.now(UTC)
-        oldest = self._oldest_working_creation()
-        start = min(oldest, now - RECENT_WINDOW) if oldest else now - RECENT_WINDOW
-        start = min(start, self._started - timedelta(minutes=5))
+        # Older orders are covered by searchOpen (working ones) and by looking up every
+        # order still working in the table; the window never reaches what prune() forgot.
+        start = now - RECENT_WINDOW
         open_orders, recent, suspended, positions, trades = await asyncio.gather(
             client.search_open_order_updates(),
             client.search_order_updates(start=start, end=now + timedelta(minutes=1)),
@@ -393,19 +394,20 @@ class UserStream:
             if contract not in seen:
                 self.apply_position(msgspec.structs.replace(held, size=0, type=0))
 
-    def _oldest_working_creation(self) -> datetime | None:
-        oldest: datetime | None = None
-        for order_id in self.orders.working_ids():
-            update = self.orders.get(order_id)
-            if update is None:
-                continue
-            created = _stamp(update.creationTimestamp)
-            if not created:
-                continue
-            stamp = datetime.fromtimestamp(created / 1e7, UTC)
-            if oldest is None or stamp < oldest:
-                oldest = stamp
-        return oldest
+    def prune(self, now: datetime | None = None) -> int:
+        """Forget finished orders and fills older than the reconciliation window.
+
+        The fence never looks further back than RECENT_WINDOW, so what is pruned
+        here cannot come back as a "new" fill; without pruning a long-running bot
+        would hold every order and fill it ever saw.  Returns the orders forgotten.
+        """
+        horizon = (now or datetime.now(UTC)) - RECENT_WINDOW - PRUNE_MARGIN
+        cutoff = int(horizon.timestamp() * 1e7)
+        forgotten = self.orders.prune_terminal(cutoff)
+        stale = [i for i, t in self.trades.items() if 0 < _stamp(t.creationTimestamp) < cutoff]
+        for trade_id in stale:
+            del self.trades[trade_id]
+        return int(forgotten)
 
     def _account_id(self) -> int | None:
         return self.client.account_info.id if self.client.account_info else None
