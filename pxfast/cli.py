@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pxfast.bench.runner import add_arguments as add_bench_arguments
 
     add_bench_arguments(bench)
+    status = commands.add_parser("status", help="connect and print per-hub health")
+    from pxfast.status import add_arguments as add_status_arguments
+
+    add_status_arguments(status)
     return parser
 
 
@@ -45,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pxfast.bench.runner import run as run_bench
 
         return run_bench(args)
+    if args.command == "status":
+        from pxfast.status import run as run_status
+
+        return run_status(args)
     parser.print_help()
     return 0
 

@@ -57,8 +57,11 @@ class Control:
             "expire_tokens": gw.expire_tokens,
             "fail_requests": faults.fail_requests,
             "fail_after_accept": faults.fail_after_accept,
+            "delay_responses": faults.delay_responses,
             "drop_hub_frames": faults.drop_hub_frames,
             "delay_hub_frames": faults.delay_hub_frames,
+            "dropped_records": faults.dropped_records,
+            "send_hub_record": gw.send_hub_record,
             "clear_faults": faults.clear,
             "restart": self._restart,
         }

@@ -4,8 +4,10 @@ These are the failures a client must survive and that the real Gateway only
 produces when it feels like it: a burst of 429s or 5xx on chosen endpoints, a
 5xx returned *after* an order was accepted (the ambiguous failure behind
 duplicate orders, incident #11), hub records that never arrive and hub
-frames that arrive late.  One-shot actions on live connections (close,
-freeze, token expiry, restart) are methods of ``GatewaySimulator``.
+frames that arrive late, and answers held back past the client's timeout
+after the request was processed (the other ambiguous failure: a timeout on a
+request that did reach the Gateway).  One-shot actions on live connections
+(close, freeze, token expiry, restart) are methods of ``GatewaySimulator``.
 
 Sampling uses its own ``random.Random`` seeded from the simulator seed, so a
 test that injects the same faults in the same order loses the same records.
@@ -17,7 +19,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Faults", "RestFault"]
+__all__ = ["Faults", "RestFault", "SlowResponse"]
 
 HUBS = ("user", "market")
 
@@ -43,10 +45,18 @@ class RestFault:
         )
 
 
+@dataclass(slots=True)
+class SlowResponse:
+    endpoints: frozenset[str] | None  # None: every endpoint
+    seconds: float
+    remaining: int
+
+
 class Faults:
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(f"{seed}:faults")
         self._rest: list[RestFault] = []
+        self._slow: list[SlowResponse] = []
         self._drop: dict[str, float] = {}
         self._delay: dict[str, tuple[float, float]] = {}
         #: Hub records dropped so far, per hub (tests compare with what arrived).
@@ -79,6 +89,28 @@ class Faults:
                 return fault.status
         return None
 
+    def delay_responses(self, endpoints: str | Iterable[str] | None = "Order/place", *,
+                        seconds: float, count: int = 1) -> None:
+        """Process the next ``count`` requests to ``endpoints`` at once but hold their
+        answers back for ``seconds``: a client that gives up first has an order it was
+        never told about."""
+        if seconds < 0:
+            raise ValueError("a delay is not negative")
+        self._slow.append(SlowResponse(_keys(endpoints), seconds, count))
+
+    def response_delay(self, endpoint: str) -> float:
+        """Seconds to hold this processed request's answer, consuming one of its budget."""
+        if not self._slow:
+            return 0.0
+        key = _endpoint_key(endpoint)
+        for slow in self._slow:
+            if slow.endpoints is None or key in slow.endpoints:
+                slow.remaining -= 1
+                if slow.remaining <= 0:
+                    self._slow.remove(slow)
+                return slow.seconds
+        return 0.0
+
     # -- hubs ---------------------------------------------------------------------
 
     def drop_hub_frames(self, fraction: float, hub: str | None = None) -> None:
@@ -98,6 +130,10 @@ class Faults:
             return True
         return False
 
+    def dropped_records(self) -> dict[str, int]:
+        """Hub records lost to the drop fault so far, per hub (for the control API)."""
+        return dict(self.dropped)
+
     def flush_delay(self, hub: str) -> float:
         setting = self._delay.get(hub)
         if setting and setting[0] and self._rng.random() < setting[0]:
@@ -107,6 +143,7 @@ class Faults:
     def clear(self) -> None:
         """Remove every standing fault."""
         self._rest.clear()
+        self._slow.clear()
         self._drop.clear()
         self._delay.clear()
 

@@ -104,6 +104,8 @@ class Response:
     body: bytes = b""
     content_type: str | None = JSON
     headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Seconds to hold the answer back (a fault); later requests on the connection wait.
+    delay: float = 0.0
 
 
 class UpgradedConnection(Protocol):
@@ -158,13 +160,14 @@ def encode_response(response: Response, keep_alive: bool) -> bytes:
 class HttpServerProtocol(asyncio.Protocol):
     """One client connection: parse requests, call the app, write the answers in order."""
 
-    __slots__ = ("_app", "_buffer", "_continue_sent", "_peer", "_upgraded", "transport")
+    __slots__ = ("_app", "_buffer", "_continue_sent", "_held", "_peer", "_upgraded", "transport")
 
     def __init__(self, app: HttpApp) -> None:
         self._app = app
         self._buffer = bytearray()
         self._upgraded: UpgradedConnection | None = None
         self._continue_sent = False
+        self._held = False
         self._peer = ""
         self.transport: asyncio.Transport | None = None
 
@@ -209,7 +212,7 @@ class HttpServerProtocol(asyncio.Protocol):
     # -- parsing ----------------------------------------------------------
 
     def _process(self) -> None:
-        while self.transport is not None and self._upgraded is None:
+        while self.transport is not None and self._upgraded is None and not self._held:
             parsed = self._parse_one()
             if parsed is None:
                 return
@@ -222,10 +225,27 @@ class HttpServerProtocol(asyncio.Protocol):
             if isinstance(result, Upgrade):
                 self._upgrade(result)
                 return
+            if result.delay > 0:
+                self._held = True
+                asyncio.get_running_loop().call_later(
+                    result.delay, self._answer_late, encode_response(result, keep_alive),
+                    keep_alive)
+                return
             self.transport.write(encode_response(result, keep_alive))
             if not keep_alive:
                 self.transport.close()
                 return
+
+    def _answer_late(self, answer: bytes, keep_alive: bool) -> None:
+        """Write a held answer (unless the client gave up and left), then read on."""
+        self._held = False
+        if self.transport is None:
+            return
+        self.transport.write(answer)
+        if not keep_alive:
+            self.transport.close()
+            return
+        self._process()
 
     def _parse_one(self) -> tuple[Request, bool] | None:
         buf = self._buffer

@@ -452,6 +452,14 @@ class Hubs:
                 indexes[kind].get(key, set()).discard(session)
         session.subscriptions.clear()
 
+    def send_raw(self, record: bytes, hub: str | None = None, user: str | None = None) -> int:
+        """Queue ``record`` as is (separator included) on matching handshaken sessions:
+        how tests put a malformed or unusual record on the wire.  How many got it."""
+        sessions = [s for s in self.select(hub, user) if s.handshaken]
+        for session in sessions:
+            session.send(record, event=False)
+        return len(sessions)
+
     def select(self, hub: str | None = None, user: str | None = None) -> list[HubSession]:
         return [
             s for s in self.sessions

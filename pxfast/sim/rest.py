@@ -304,7 +304,10 @@ class Rest:
             return problem(400, str(exc))
         response = Response(200, _encode(result))
         injected = self._faults.rest_status(endpoint, after_accept=True)
-        return failure(injected) if injected is not None else response
+        if injected is not None:
+            response = failure(injected)
+        response.delay = self._faults.response_delay(endpoint)
+        return response
 
     def _decode(self, route: _Route, raw: bytes) -> Any:
         if route.body is None:

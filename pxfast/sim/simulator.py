@@ -341,6 +341,15 @@ class GatewaySimulator:
             session.frozen = False
         return len(sessions)
 
+    def send_hub_record(self, record: bytes | str, hub: str | None = None,
+                        user: str | None = None) -> int:
+        """Send raw SignalR text (a record separator is appended if missing) to matching
+        hub connections, bypassing the encoder: malformed frames, ``GatewayLogout``."""
+        raw = record.encode() if isinstance(record, str) else record
+        if not raw.endswith(b"\x1e"):
+            raw += b"\x1e"
+        return self.hubs.send_raw(raw, hub, user)
+
     def expire_tokens(self, user: str | None = None) -> None:
         """Every token issued so far (to ``user``, or to anyone) is expired from now on."""
         self.auth.expire_tokens(user)

@@ -1,0 +1,40 @@
+"""The soak, reduced for CI: a few hundred orders under the same seeded fault schedule.
+
+``bench/soak.py`` runs 10 000 orders with the simulator in a child process;
+here the simulator is in-process and the run stops at 300 orders, with the
+invariant checked at two checkpoints.  Same bot, same schedule, same rules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
+
+
+def _soak_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("pxfast_bench_soak", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+async def test_reduced_soak_keeps_the_invariant() -> None:
+    soak = _soak_module()
+    lines: list[str] = []
+    report = await soak.run_local(orders=300, seed=7, checkpoint=150, out=lines.append)
+    soak.print_report(report, lines.append)
+    text = "\n".join(lines)
+    assert report.ok, text
+    assert report.fills_lost == 0 and report.fills_duplicated == 0, text
+    assert len(report.checkpoints) == 2 and report.checkpoints[-1].orders >= 300
+    assert len(report.faults) >= 6, text  # the schedule really injected faults of many kinds
+    assert report.checkpoints[-1].fills > 0
