@@ -11,8 +11,11 @@ figure that is the harness, not the table.
   in Python (a dict per order, ``datetime.fromisoformat``, a dict transition
   table, floats kept as they came).
 
-Scenarios: first sightings (new orders), partial fills of tracked orders,
-exact duplicates, and modify echoes in a table holding 100 000 orders.
+Scenarios: first sightings (new orders, without and with a customTag),
+partial fills of tracked orders, exact duplicates, modify echoes in a table
+holding 100 000 orders, and ``status`` (the record lookup every query goes
+through, ``find`` for a Cython caller) and ``find_by_tag`` in tables of
+100 000 orders (``extra_info["lookups"]`` lookups per call).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pxfast.messages import OrderUpdate
 
 N = 1000
 BIG = 100_000
+TAG = "pxf-123a1b2c3-"  # the shape of pxfast's own tags: prefix, then a counter
 CREATED = "2025-11-24T21:00:00.1234567+00:00"
 
 
@@ -63,6 +67,14 @@ class DictTable:
 
     def __init__(self) -> None:
         self.orders: dict[int, dict[str, Any]] = {}
+        self.by_tag: dict[str, int] = {}
+
+    def find_by_tag(self, tag: str) -> int | None:
+        return self.by_tag.get(tag)
+
+    def status(self, order_id: int) -> int:
+        rec = self.orders.get(order_id)
+        return -1 if rec is None else rec["status"]
 
     def apply(self, u: OrderUpdate) -> tuple[int, int, int, str, int] | None:
         ts = datetime.fromisoformat(u.updateTimestamp) if u.updateTimestamp else None
@@ -77,6 +89,8 @@ class DictTable:
                 "account": u.accountId, "contract": u.contractId, "tag": u.customTag,
                 "created": datetime.fromisoformat(u.creationTimestamp),
             }  # fmt: skip
+            if u.customTag is not None:
+                self.by_tag[u.customTag] = u.id
             kind = KIND.get(u.status) or ("PARTIAL_FILL" if fill else "PLACED")
             return (u.id, -1, u.status, kind, fill)
         old = rec["status"]
@@ -133,6 +147,7 @@ def _run(
 
 
 NEW = [_update(1_000_000 + i, 6, i) for i in range(N)]
+NEW_TAGGED = [_update(1_000_000 + i, 6, i, customTag=f"{TAG}{1_000_000 + i}") for i in range(N)]
 FILLS = [_update(1_000_000 + i, 1, N + i, fillVolume=1, filledPrice=20000.25) for i in range(N)]
 
 
@@ -143,6 +158,17 @@ def test_new_orders(benchmark: Any, impl: str) -> None:
 
     def setup() -> tuple[Any, list[OrderUpdate]]:
         return IMPLS[impl](), NEW
+
+    _run(benchmark, setup)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.benchmark(group="fsm-new-tagged")
+def test_new_tagged_orders(benchmark: Any, impl: str) -> None:
+    """First sightings carrying a unique customTag, as every order pxfast places does."""
+
+    def setup() -> tuple[Any, list[OrderUpdate]]:
+        return IMPLS[impl](), NEW_TAGGED
 
     _run(benchmark, setup)
 
@@ -196,6 +222,46 @@ def test_modify_echoes_in_a_big_table(benchmark: Any, impl: str) -> None:
 
     benchmark.extra_info["updates"] = N
     benchmark.pedantic(target, setup=setup, rounds=40, iterations=1)
+
+
+def _status_all(table: Any, order_ids: list[int]) -> None:
+    status = table.status
+    for order_id in order_ids:
+        status(order_id)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.benchmark(group="fsm-status-100k")
+def test_status_in_a_big_table(benchmark: Any, impl: str) -> None:
+    """status() of N ids spread over 100 000 tracked orders, plus N ids not tracked."""
+    table = IMPLS[impl]()
+    _fill(table, [_update(i, 1 + (i % 3 == 0) * 5, 0) for i in range(1, BIG + 1)])
+    step = BIG // N
+    hits = [1 + j * step for j in range(N)]
+    misses = [BIG + 1 + j for j in range(N)]
+    assert table.status(3) == 6 and table.status(hits[1]) == 1 and table.status(misses[0]) == -1
+    benchmark.extra_info["lookups"] = 2 * N
+    benchmark(_status_all, table, hits + misses)
+
+
+def _find_all(table: Any, tags: list[str]) -> None:
+    find = table.find_by_tag
+    for tag in tags:
+        find(tag)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.benchmark(group="fsm-find-by-tag-100k")
+def test_find_by_tag_in_a_big_table(benchmark: Any, impl: str) -> None:
+    """find_by_tag of N tags spread over 100 000 tagged orders, plus N tags no order has."""
+    table = IMPLS[impl]()
+    _fill(table, [_update(i, 1, 0, customTag=f"{TAG}{i}") for i in range(1, BIG + 1)])
+    step = BIG // N
+    hits = [f"{TAG}{1 + j * step}" for j in range(N)]
+    misses = [f"{TAG}{BIG + 1 + j}" for j in range(N)]
+    assert table.find_by_tag(hits[1]) == 1 + step and table.find_by_tag(misses[0]) is None
+    benchmark.extra_info["lookups"] = 2 * N
+    benchmark(_find_all, table, hits + misses)
 
 
 @pytest.mark.benchmark(group="fsm-loop")

@@ -37,12 +37,24 @@ cdef enum:
     B_LINKED = 0x08     # partner_id is a live OCO link
     B_NATIVE = 0x10     # ... enforced by the Gateway (bracket siblings, linkedOrderId)
     B_WIRE = 0x20       # partner_id is the linkedOrderId the Gateway reported for this order
-    B_TAGGED = 0x40     # the order has a customTag (kept in OrderTable.tags)
+    B_TAGGED = 0x40     # the order has a customTag: its entry in the tag arena is at OrderRec.tag
 
-# One tracked order: 96 bytes, no Python objects.  Prices are int64 counts of
-# 1e-9 (PXF_NONE when absent); timestamps int64 100 ns since the Unix epoch
-# (PXF_NONE when absent); fill_volume is never absent (0 until a fill);
-# trail_distance uses PXF_NONE32 for absent.  id == 0 marks a free slot.
+# OrderRec.state: the Gateway's status (0..8), order type (0..7) and side
+# (0 bid, 1 ask) share one byte; read them with rec_status / rec_type /
+# rec_side below.
+cdef enum:
+    S_STATUS = 0x0F     # status mask (4 bits)
+    S_TYPE = 0x70       # order type mask (3 bits) ...
+    S_TYPE_SHIFT = 4    # ... from bit 4
+    S_SIDE_SHIFT = 7    # side: the top bit
+
+# One tracked order: 96 bytes, no Python objects (nine int64, one uint32,
+# three int32, three uint16, two uint8: 72 + 4 + 12 + 6 + 2, no padding).
+# Prices are int64 counts of 1e-9 (PXF_NONE when absent); timestamps int64
+# 100 ns since the Unix epoch (PXF_NONE when absent); fill_volume is never
+# absent (0 until a fill); trail_distance uses PXF_NONE32 for absent.  The
+# account and the contract are indexes into the table's interned ids.
+# id == 0 marks a free slot.
 ctypedef struct OrderRec:
     int64_t id
     int64_t created
@@ -53,20 +65,33 @@ ctypedef struct OrderRec:
     int64_t trail_price
     int64_t parent_id           # 0: not a bracket child
     int64_t partner_id          # OCO partner (the last one, even after unlink; see B_LINKED)
-    int32_t account
+    uint32_t tag                # with B_TAGGED: offset of the customTag's entry in the tag arena
     int32_t size                # also the next-free link of a free slot
     int32_t fill_volume
     int32_t trail_distance
+    uint16_t account            # index into OrderTable.accounts
     uint16_t contract           # index into OrderTable.contracts / symbols
     uint16_t group              # bracket group, 0 = none
-    uint8_t status
-    uint8_t type
-    uint8_t side
+    uint8_t state               # status | type << S_TYPE_SHIFT | side << S_SIDE_SHIFT
     uint8_t bits
+
+
+cdef inline int rec_status(const OrderRec *r) noexcept nogil:
+    return r.state & S_STATUS
+
+
+cdef inline int rec_type(const OrderRec *r) noexcept nogil:
+    return (r.state & S_TYPE) >> S_TYPE_SHIFT
+
+
+cdef inline int rec_side(const OrderRec *r) noexcept nogil:
+    return r.state >> S_SIDE_SHIFT
+
 
 # Open-addressing bucket: the high 32 bits of the key's hash and a record slot
 # (-1: empty).  The fingerprint also gives the home bucket, so probing and
-# rehashing never touch a record unless the fingerprint matches.
+# rehashing never touch a record (or a tag's bytes) unless the fingerprint
+# matches.
 ctypedef struct Bucket:
     uint32_t fp
     int32_t slot
@@ -129,12 +154,26 @@ cdef class OrderTable:
     cdef Bucket *cindex
     cdef int cindex_bits
     cdef Py_ssize_t cindex_used
-    # interned contracts, custom tags, links to orders not seen yet
+    # custom tags: an arena of entries (LEB128 byte length, then the UTF-8
+    # bytes), one per tagged order, and an index tag -> slot of the order
+    # find_by_tag answers with (one entry per distinct tag)
+    cdef char *arena
+    cdef Py_ssize_t arena_len           # bytes in use, live and dead
+    cdef Py_ssize_t arena_cap
+    cdef Py_ssize_t arena_dead          # bytes of entries whose order was forgotten
+    cdef Bucket *tindex
+    cdef int tindex_bits
+    cdef Py_ssize_t tindex_used
+    # interned accounts and contracts (the records hold 16-bit indexes), the
+    # account last interned and its index (most tables only ever see one
+    # account; PXF_NONE and -1 before the first), links to orders not seen yet
+    cdef list accounts
+    cdef dict account_ix
+    cdef int64_t last_account
+    cdef int last_account_ix
     cdef list contracts
     cdef list symbols
     cdef dict contract_ix
-    cdef dict tags
-    cdef dict tag_ix
     cdef dict pending
     # counters and the anomaly ring
     cdef uint64_t counters[32]
@@ -158,7 +197,14 @@ cdef class OrderTable:
     cdef Transition _first(self, PyObject **f, Fields *u)
     cdef Transition _finish(self, OrderRec *r, int old, int kind, int64_t fill_delta)
     cdef int _intern(self, object contract, object symbol) except -3
-    cdef void _set_tag(self, OrderRec *r, object tag)
+    cdef int _intern_account(self, int64_t account) except -3
+    cdef int _set_tag(self, int32_t slot, object tag) noexcept
+    cdef const char *_tag_bytes(self, OrderRec *r, Py_ssize_t *n) noexcept
+    cdef uint32_t _tag_bucket(self, const char *p, Py_ssize_t n, uint32_t fp) noexcept
+    cdef int _arena_add(self, const char *p, Py_ssize_t n, uint32_t *off) noexcept
+    cdef void _drop_tag(self, int32_t slot, OrderRec *r) noexcept
+    cdef void _compact_tags(self) noexcept
+    cdef bint _forget(self, int64_t order_id)
     cdef void _set_link(self, OrderRec *r, int64_t partner, bint native) noexcept
     cdef void _unlink_rec(self, OrderRec *r)
     cdef void _break(self, int64_t order_id)

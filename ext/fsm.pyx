@@ -48,10 +48,32 @@ alone.  An entry that ends without any fill reports its working legs.
 Storage.  A tracked order is a 96-byte C struct (``OrderRec`` in fsm.pxd) in
 pages of 1024 that never move, found through an open-addressing index
 (id -> slot, 8-byte buckets holding a hash fingerprint, load <= 3/4) plus a
-second multimap index (parent id -> bracket-leg slots).  At 1 M orders that
-is about 121 bytes per order in all (see ``memory_bytes``).  Contracts are
-interned (a 16-bit index); custom tags live in a dict for tagged orders only
-and are outside that figure.
+second multimap index (parent id -> bracket-leg slots).  The spec allows 128
+bytes of table storage per order at 1 M orders, so the record is packed:
+status (0..8), order type (0..7) and side (0..1) share one byte - an update
+with a type or side outside those ranges is invalid - and accounts and
+contracts are interned, the record holding a 16-bit index into the table's
+list of ids.  A table therefore knows at most 65 536 accounts and as many
+contracts; the first sighting of an order with one more is refused (counted
+invalid, logged as "account table full" / "contract table full").  Custom
+tags, which every order pxfast places carries, are no Python objects either:
+a tagged record holds the 32-bit offset of its tag's entry in one growable
+byte arena (the byte count in LEB128, then the UTF-8 bytes; lone surrogates
+kept with "surrogatepass"), and a third index (tag -> slot, keyed by a hash
+of the bytes, a match confirmed on the bytes) answers ``find_by_tag``.
+Should orders share a tag (the Gateway keeps tags unique per account, so
+only by mistake), that index names the last one seen, and forgetting that
+one drops the answer.  A forgotten order's entry is dead space until more
+than half the arena is dead; the live entries are then copied into a fresh
+arena (entries move, the index holds slots and does not).  A 32-bit offset
+caps the arena at 4 GiB (pxfast's tags for 1 M orders take 23 MB): a tag
+that would not fit is handled as when memory runs out - the order is
+tracked untagged, "tag arena full" is logged, and a later update carrying
+the tag tries again, which succeeds once a compaction has made room.
+(``_set_tag_arena_limit`` lowers the cap for all tables, so tests reach
+that path with a few bytes.)  At 1 M orders, a third of them bracket
+entries, that is about 121 bytes per order without tags and 164 with
+pxfast's own ~20-byte tags (``memory_bytes``).
 
 Units.  Prices are int64 counts of 1e-9, the Gateway's decimal precision:
 a float is taken by its shortest repr (exactnum.h), so 1.10005, 20000.25 and
@@ -65,9 +87,10 @@ offset, or no zone (taken as UTC).
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_GET_ITEM
+from cpython.ref cimport Py_XDECREF
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memset
+from libc.string cimport memcmp, memcpy, memset
 
 # The C helpers below call exactnum.h directly; cimporting its .pxd puts the
 # header in the extension's depends, so editing it recompiles this module.
@@ -79,11 +102,16 @@ cdef extern from *:
     """
     #include "exactnum.h"
     #include <stdio.h>
+    #include <string.h>
     #include <structmember.h>
 
     #define PXF_NONE INT64_MIN     /* absent price or timestamp */
     #define PXF_NONE32 INT32_MIN   /* absent trailDistance */
     #define PXF_PRICE_EXP 9        /* prices are counts of 1e-9 */
+    /* The tag arena's cap: a record holds an entry's offset in 32 bits (and
+     * no arena outgrows Py_ssize_t, which matters only on 32-bit builds). */
+    #define PXF_ARENA_LIMIT ((uint64_t)PY_SSIZE_T_MAX < (UINT64_C(1) << 32) \
+                             ? (uint64_t)PY_SSIZE_T_MAX : (UINT64_C(1) << 32))
 
     enum { A_ILLEGAL, A_NEW, A_TERM, A_SAME, A_STEP, A_ACTIVATE, A_ABSORB };
     #define X A_ILLEGAL
@@ -125,6 +153,96 @@ cdef extern from *:
      * the home bucket. */
     static inline uint32_t pxf_fp(int64_t key) {
         return (uint32_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> 32);
+    }
+
+    /* ---- custom tags: the hash, arena entries, UTF-8 in and out ---- */
+
+    /* murmur3's 64-bit finaliser. */
+    static inline uint64_t pxf_fmix(uint64_t h) {
+        h ^= h >> 33;
+        h *= UINT64_C(0xFF51AFD7ED558CCD);
+        h ^= h >> 33;
+        h *= UINT64_C(0xC4CEB9FE1A85EC53);
+        h ^= h >> 33;
+        return h;
+    }
+
+    /* The tag index's key: a tag's UTF-8 bytes hashed a word at a time, the
+     * high 32 bits of the result.  The length seeds the state and each word
+     * is folded in by a bijection of it ((h ^ w) * odd, then an xorshift), so
+     * two tags of the same length never share the 64-bit hash; only the fold
+     * to 32 bits can collide, and a bucket match is confirmed on the bytes. */
+    static uint32_t pxf_tag_fp(const char *s, Py_ssize_t n) {
+        uint64_t h = pxf_fmix((uint64_t)n + UINT64_C(0x9E3779B97F4A7C15)), w;
+        for (; n >= 8; s += 8, n -= 8) {
+            memcpy(&w, s, 8);
+            h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
+            h ^= h >> 31;
+        }
+        if (n > 0) {
+            w = 0;
+            memcpy(&w, s, (size_t)n);
+            h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
+            h ^= h >> 31;
+        }
+        return (uint32_t)(pxf_fmix(h) >> 32);
+    }
+
+    /* An arena entry is the tag's byte count in LEB128 (one byte below 128),
+     * then the bytes.  pxf_len_size: bytes the count takes; pxf_put_len: write
+     * it, return its size. */
+    static inline Py_ssize_t pxf_len_size(uint64_t v) {
+        Py_ssize_t k = 1;
+        for (; v >= 0x80; v >>= 7) k++;
+        return k;
+    }
+
+    static inline Py_ssize_t pxf_put_len(char *p, uint64_t v) {
+        Py_ssize_t k = 0;
+        for (; v >= 0x80; v >>= 7) p[k++] = (char)((v & 0x7F) | 0x80);
+        p[k++] = (char)v;
+        return k;
+    }
+
+    /* The bytes of the entry at off in an arena whose first len bytes are in
+     * use (their count in *n), or NULL when the entry does not lie wholly
+     * inside them: nothing is ever read past the arena. */
+    static inline const char *pxf_entry(const char *a, Py_ssize_t len, int64_t off,
+                                        Py_ssize_t *n) {
+        uint64_t v = 0;
+        unsigned shift = 0;
+        unsigned char c;
+        if (off < 0) return NULL;
+        do {
+            if (off >= len || shift > 63) return NULL;
+            c = (unsigned char)a[off++];
+            v |= (uint64_t)(c & 0x7F) << shift;
+            shift += 7;
+        } while (c & 0x80);
+        if (v > (uint64_t)(len - off)) return NULL;
+        *n = (Py_ssize_t)v;
+        return a + off;
+    }
+
+    /* A tag's UTF-8 bytes: the str's own UTF-8 form (its data for ASCII,
+     * cached on the str otherwise), or for a str with lone surrogates, which
+     * strict UTF-8 refuses, "surrogatepass" bytes held in *keep (a new
+     * reference, else NULL).  0, or -1 out of memory (the error cleared). */
+    static int pxf_utf8(PyObject *s, const char **p, Py_ssize_t *n, PyObject **keep) {
+        *keep = NULL;
+        *p = PyUnicode_AsUTF8AndSize(s, n);
+        if (*p != NULL) return 0;
+        PyErr_Clear();
+        *keep = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+        if (*keep == NULL) { PyErr_Clear(); return -1; }
+        *p = PyBytes_AS_STRING(*keep);
+        *n = PyBytes_GET_SIZE(*keep);
+        return 0;
+    }
+
+    /* Arena bytes back to the str they came from. */
+    static inline PyObject *pxf_tag_str(const char *p, Py_ssize_t n) {
+        return PyUnicode_DecodeUTF8(p, n, "surrogatepass");
     }
 
     /* ---- Python values -> C, never raising (a Python error is cleared) ---- */
@@ -334,6 +452,7 @@ cdef extern from *:
     """
     int64_t PXF_NONE
     int32_t PXF_NONE32
+    uint64_t PXF_ARENA_LIMIT
     enum:
         A_ILLEGAL
         A_NEW
@@ -347,6 +466,12 @@ cdef extern from *:
     const unsigned char PXF_TERMINAL_KIND[9]
     bint pxf_is_terminal(int status) noexcept
     uint32_t pxf_fp(int64_t key) noexcept
+    uint32_t pxf_tag_fp(const char *s, Py_ssize_t n) noexcept
+    Py_ssize_t pxf_len_size(uint64_t v) noexcept
+    Py_ssize_t pxf_put_len(char *p, uint64_t v) noexcept
+    const char *pxf_entry(const char *a, Py_ssize_t len, int64_t off, Py_ssize_t *n) noexcept
+    int pxf_utf8(PyObject *s, const char **p, Py_ssize_t *n, PyObject **keep) noexcept
+    object pxf_tag_str(const char *p, Py_ssize_t n)
     int pxf_i64(PyObject *o, int64_t *out) noexcept
     int pxf_price(PyObject *o, int64_t *out) noexcept
     object pxf_price_float(int64_t v)
@@ -396,6 +521,8 @@ cdef enum:
     PAGE_MASK = PAGE_SIZE - 1
     INDEX_MIN_BITS = 6
     RING_SIZE = 64
+    ARENA_MIN = 1024        # first allocation of the tag arena, in bytes
+    DEAD_PER_SLOT = 8       # dead arena bytes per slot before a compaction pays off
 
 # OrderUpdate fields, in the order apply() reads them: indices into _FIELDS.
 cdef enum:
@@ -458,14 +585,19 @@ cdef enum:
     R_PRICE_ROUNDED = 6
     R_CONTRACTS_FULL = 7
     R_NO_MEMORY = 8
+    R_ACCOUNTS_FULL = 9
+    R_ARENA_FULL = 10
 
 _REASONS = (
     "", "illegal transition", "fill after terminal status", "fill volume decreased (kept)",
     "invalid field", "unparseable timestamp (ignored)", "price rounded to 1e-9",
-    "contract table full", "out of memory",
+    "contract table full", "out of memory", "account table full", "tag arena full",
 )
 
 cdef tuple _EMPTY = ()
+# The tag arena's size cap (bytes).  PXF_ARENA_LIMIT, 4 GiB, in production;
+# _set_tag_arena_limit lowers it so a test can fill the arena cheaply.
+cdef uint64_t _arena_limit = PXF_ARENA_LIMIT
 cdef PyTypeObject *_UPDATE_TYPE = <PyTypeObject*>OrderUpdate
 cdef Py_ssize_t _OFFSETS[N_FIELDS]
 cdef bint _FAST = True
@@ -505,15 +637,16 @@ cdef inline void _bucket_put(Bucket *tab, int bits, uint32_t fp, int32_t slot) n
     tab[i].slot = slot
 
 
-cdef void _bucket_del(Bucket *tab, int bits, uint32_t fp, int32_t slot) noexcept:
-    """Remove (fp, slot) by backward shift, so lookups never meet tombstones."""
+cdef bint _bucket_del(Bucket *tab, int bits, uint32_t fp, int32_t slot) noexcept:
+    """Remove (fp, slot) by backward shift, so lookups never meet tombstones.
+    False when slot is not filed under fp."""
     cdef uint32_t mask = (1u << bits) - 1
     cdef uint32_t shift = 32 - bits
     cdef uint32_t i = fp >> shift
     cdef uint32_t j, home
     while tab[i].slot != slot:
         if tab[i].slot < 0:
-            return
+            return False
         i = (i + 1) & mask
     j = i
     while True:
@@ -525,6 +658,7 @@ cdef void _bucket_del(Bucket *tab, int bits, uint32_t fp, int32_t slot) noexcept
             tab[i] = tab[j]
             i = j
     tab[i].slot = -1
+    return True
 
 
 cdef int _reserve(Bucket **tabp, int *bitsp, Py_ssize_t used) noexcept:
@@ -682,18 +816,28 @@ cdef class OrderTable:
         self.index_used = 0
         self.cindex_bits = INDEX_MIN_BITS
         self.cindex_used = 0
+        self.arena = NULL
+        self.arena_len = 0
+        self.arena_cap = 0
+        self.arena_dead = 0
+        self.tindex_bits = INDEX_MIN_BITS
+        self.tindex_used = 0
         self.ring_seq = 0
         memset(self.counters, 0, sizeof(self.counters))
         self.index = _new_buckets(INDEX_MIN_BITS)
         self.cindex = _new_buckets(INDEX_MIN_BITS)
+        self.tindex = _new_buckets(INDEX_MIN_BITS)
         self.ring = <Anomaly*>malloc(sizeof(Anomaly) * RING_SIZE)
-        if self.index == NULL or self.cindex == NULL or self.ring == NULL:
+        if (self.index == NULL or self.cindex == NULL or self.tindex == NULL
+                or self.ring == NULL):
             raise MemoryError()
+        self.accounts = []
+        self.account_ix = {}
+        self.last_account = PXF_NONE        # never an account id (those are int32)
+        self.last_account_ix = -1
         self.contracts = []
         self.symbols = []
         self.contract_ix = {}
-        self.tags = {}
-        self.tag_ix = {}
         self.pending = {}
 
     def __dealloc__(self):
@@ -704,6 +848,8 @@ cdef class OrderTable:
             free(self.pages)
         free(self.index)
         free(self.cindex)
+        free(self.tindex)
+        free(self.arena)
         free(self.ring)
 
     # -- storage ------------------------------------------------------------
@@ -814,7 +960,7 @@ cdef class OrderTable:
         cdef Fields u
         cdef int32_t slot
         cdef OrderRec *r
-        cdef int old, action, kind
+        cdef int old, action, kind, reason
         cdef bint newer = False
         cdef int64_t fill
         if _decode(f, &u) < 0:
@@ -829,7 +975,7 @@ cdef class OrderTable:
         if slot < 0:
             return self._first(f, &u)
         r = self._rec(slot)
-        old = r.status
+        old = rec_status(r)
 
         # Order the update against what the table holds.
         if u.updated != PXF_NONE and r.updated != PXF_NONE:
@@ -864,8 +1010,10 @@ cdef class OrderTable:
                 return self._reject(C_INVALID, u.id, old, u.status, R_NO_MEMORY)
         if u.linked_id and not (r.bits & B_WIRE and r.partner_id == u.linked_id):
             self._wire_link(r, u.linked_id)
-        if not (r.bits & B_TAGGED) and f[F_TAG] != <PyObject*>None:
-            self._set_tag(r, <object>f[F_TAG])
+        if not (r.bits & B_TAGGED) and isinstance(<object>f[F_TAG], str):
+            reason = self._set_tag(slot, <object>f[F_TAG])
+            if reason:
+                self._anomaly(u.id, old, u.status, reason)
 
         if u.status == old and fill == r.fill_volume:
             if (u.limit_price == r.limit_price and u.stop_price == r.stop_price
@@ -888,7 +1036,7 @@ cdef class OrderTable:
             kind = KIND_UPDATED
 
         fill -= r.fill_volume            # now the delta
-        r.status = <uint8_t>u.status
+        r.state = <uint8_t>((r.state & ~S_STATUS) | u.status)
         r.fill_volume += <int32_t>fill
         r.size = <int32_t>u.size
         r.limit_price = u.limit_price
@@ -904,14 +1052,14 @@ cdef class OrderTable:
         """A first sighting: validate the fields only new orders need, then record it."""
         cdef int64_t account, otype, side, created
         cdef int32_t slot
-        cdef int contract, rc, kind
+        cdef int account_ix, contract, rc, kind
         cdef OrderRec *r
         cdef object tag = <object>f[F_TAG]
         if u.status < 0 or PXF_TABLE[9][u.status] == A_ILLEGAL:
             return self._reject(C_ILLEGAL, u.id, -1, u.status_raw, R_ILLEGAL)
         if (pxf_i64(f[F_ACCOUNT], &account) != 1 or not -0x80000000 <= account <= 0x7FFFFFFF
-                or pxf_i64(f[F_TYPE], &otype) != 1 or not 0 <= otype <= 255
-                or pxf_i64(f[F_SIDE], &side) != 1 or not 0 <= side <= 255
+                or pxf_i64(f[F_TYPE], &otype) != 1 or not 0 <= otype <= 7
+                or pxf_i64(f[F_SIDE], &side) != 1 or not 0 <= side <= 1
                 or not (tag is None or isinstance(tag, str))):
             return self._reject(C_INVALID, u.id, -1, u.status, R_INVALID)
         rc = pxf_timestamp(f[F_CREATED], &created)
@@ -919,6 +1067,12 @@ cdef class OrderTable:
             created = PXF_NONE
             self.counters[C_BAD_TIMESTAMP] += 1
             self._anomaly(u.id, -1, u.status, R_BAD_TIMESTAMP)
+        if account == self.last_account:
+            account_ix = self.last_account_ix       # the usual case: _intern_account's cache
+        else:
+            account_ix = self._intern_account(account)
+        if account_ix < 0:
+            return self._reject(C_INVALID, u.id, -1, u.status, R_ACCOUNTS_FULL)
         contract = self._intern(<object>f[F_CONTRACT], <object>f[F_SYMBOL])
         if contract < 0:
             return self._reject(C_INVALID, u.id, -1, u.status,
@@ -942,7 +1096,7 @@ cdef class OrderTable:
         r.trail_price = u.trail_price
         r.parent_id = 0
         r.partner_id = 0
-        r.account = <int32_t>account
+        r.account = <uint16_t>account_ix
         r.size = <int32_t>u.size
         if u.fill >= 0:
             r.fill_volume = <int32_t>u.fill
@@ -951,13 +1105,13 @@ cdef class OrderTable:
         r.trail_distance = u.trail_distance
         r.contract = <uint16_t>contract
         r.group = 0
-        r.status = <uint8_t>u.status
-        r.type = <uint8_t>otype
-        r.side = <uint8_t>side
+        r.state = <uint8_t>(u.status | otype << S_TYPE_SHIFT | side << S_SIDE_SHIFT)
         r.bits = 0
 
         if tag is not None:
-            self._set_tag(r, tag)
+            rc = self._set_tag(slot, tag)
+            if rc:
+                self._anomaly(u.id, -1, u.status, rc)
         if self.pending:
             self._resolve_pending(r)
         if u.parent_id:
@@ -981,7 +1135,7 @@ cdef class OrderTable:
         cdef Transition t = Transition.__new__(Transition)
         t.order_id = r.id
         t.old_status = old
-        t.new_status = r.status
+        t.new_status = rec_status(r)
         t.kind = kind
         t.fill_delta = fill_delta
         t.fill_volume = r.fill_volume
@@ -994,7 +1148,7 @@ cdef class OrderTable:
             if fill_delta > 0:
                 t.partner_id = r.partner_id
                 t.partner_native = (r.bits & B_NATIVE) != 0
-            if pxf_is_terminal(r.status):
+            if pxf_is_terminal(rec_status(r)):
                 self._unlink_rec(r)
         if (self.cindex_used and r.fill_volume == 0
                 and (kind == KIND_CANCELLED or kind == KIND_REJECTED or kind == KIND_EXPIRED)):
@@ -1003,7 +1157,27 @@ cdef class OrderTable:
         self.counters[C_KIND0 + kind] += 1
         return t
 
-    # -- contracts and tags -------------------------------------------------
+    # -- accounts, contracts and tags ---------------------------------------
+
+    cdef int _intern_account(self, int64_t account) except -3:
+        """The index of an account id (-2: table full, 65 536 accounts, as
+        for contracts), remembered as the last account: a table rarely sees
+        more than one, so _first compares with that in C before calling
+        here, and a first sighting skips boxing the id for a dict lookup
+        (~420 instructions, ~20 ns)."""
+        cdef object ix
+        cdef Py_ssize_t n
+        ix = self.account_ix.get(account)
+        if ix is None:
+            n = len(self.accounts)
+            if n > 0xFFFF:
+                return -2
+            ix = n
+            self.account_ix[account] = ix
+            self.accounts.append(account)
+        self.last_account = account
+        self.last_account_ix = <int>ix
+        return self.last_account_ix
 
     cdef int _intern(self, object contract, object symbol) except -3:
         """The index of a contract id (-1: not a str, -2: table full).  The
@@ -1025,11 +1199,139 @@ cdef class OrderTable:
             self.symbols[<Py_ssize_t>ix] = symbol
         return <int>ix
 
-    cdef void _set_tag(self, OrderRec *r, object tag):
-        if isinstance(tag, str):
-            self.tags[r.id] = tag
-            self.tag_ix[tag] = r.id
+    cdef int _set_tag(self, int32_t slot, object tag) noexcept:
+        """Copy a customTag (a str) into the arena for the order in slot and
+        point the tag index at that order: of orders seen with the same tag,
+        find_by_tag answers with the last.  0, or the anomaly to log when the
+        tag cannot be kept - R_NO_MEMORY, or R_ARENA_FULL past the arena's
+        cap - and the order then stays untagged (a later update carrying the
+        tag tries again)."""
+        cdef OrderRec *r = self._rec(slot)
+        cdef const char *p
+        cdef Py_ssize_t n
+        cdef PyObject *keep
+        cdef uint32_t fp, i
+        cdef int rc = R_NO_MEMORY
+        if pxf_utf8(<PyObject*>tag, &p, &n, &keep) < 0:
+            return R_NO_MEMORY
+        if _reserve(&self.tindex, &self.tindex_bits, self.tindex_used) == 0:
+            rc = self._arena_add(p, n, &r.tag)
+        if rc == 0:
             r.bits |= B_TAGGED
+            fp = pxf_tag_fp(p, n)
+            i = self._tag_bucket(p, n, fp)
+            if self.tindex[i].slot < 0:
+                self.tindex[i].fp = fp
+                self.tindex_used += 1
+            self.tindex[i].slot = slot
+        Py_XDECREF(keep)
+        return rc
+
+    cdef const char *_tag_bytes(self, OrderRec *r, Py_ssize_t *n) noexcept:
+        """r's customTag in the arena (*n bytes), or NULL when it has none.
+        The entry is checked against the arena's bounds, so even a corrupt
+        offset reads as "no tag", never past the buffer."""
+        if not (r.bits & B_TAGGED):
+            return NULL
+        return pxf_entry(self.arena, self.arena_len, r.tag, n)
+
+    cdef uint32_t _tag_bucket(self, const char *p, Py_ssize_t n, uint32_t fp) noexcept:
+        """The tag index bucket of the tag with these bytes, or the empty
+        bucket that ends its probe sequence (the load stays <= 3/4)."""
+        cdef uint32_t mask = (1u << self.tindex_bits) - 1
+        cdef uint32_t i = fp >> (32 - self.tindex_bits)
+        cdef const char *q
+        cdef Py_ssize_t m
+        while self.tindex[i].slot >= 0:
+            if self.tindex[i].fp == fp:
+                q = self._tag_bytes(self._rec(self.tindex[i].slot), &m)
+                if q != NULL and m == n and memcmp(q, p, n) == 0:
+                    return i
+            i = (i + 1) & mask
+        return i
+
+    cdef int _arena_add(self, const char *p, Py_ssize_t n, uint32_t *off) noexcept:
+        """Append an entry for the n bytes at p and put its offset in *off.
+        The arena grows by half (at least to ARENA_MIN, at most to its cap),
+        so appends cost amortised O(n).  The cap (4 GiB) keeps every offset
+        in the record's 32 bits: an entry that would end past it is refused
+        with R_ARENA_FULL, as an allocation failure is with R_NO_MEMORY; 0
+        when appended."""
+        # arena_len <= 4 GiB, the count's bytes <= 10, n < 2**63: no overflow
+        cdef uint64_t end = (<uint64_t>self.arena_len + <uint64_t>pxf_len_size(<uint64_t>n)
+                             + <uint64_t>n)
+        cdef Py_ssize_t need, cap
+        cdef char *a
+        if end > _arena_limit:
+            return R_ARENA_FULL
+        need = <Py_ssize_t>end
+        if need > self.arena_cap:
+            cap = <Py_ssize_t>min(
+                max(<uint64_t>need, <uint64_t>ARENA_MIN,
+                    <uint64_t>self.arena_cap + <uint64_t>(self.arena_cap // 2)),
+                _arena_limit)
+            a = <char*>realloc(self.arena, cap)
+            if a == NULL:
+                return R_NO_MEMORY
+            self.arena = a
+            self.arena_cap = cap
+        off[0] = <uint32_t>self.arena_len
+        self.arena_len += pxf_put_len(self.arena + self.arena_len, <uint64_t>n)
+        memcpy(self.arena + self.arena_len, p, n)
+        self.arena_len += n
+        return 0
+
+    cdef void _drop_tag(self, int32_t slot, OrderRec *r) noexcept:
+        """The tag of an order being forgotten: its index entry goes if the
+        index points at this order (not when a later order took the tag), and
+        its arena entry becomes dead bytes, reclaimed by _compact_tags."""
+        cdef Py_ssize_t n
+        cdef const char *p = self._tag_bytes(r, &n)
+        if p == NULL:
+            return
+        if _bucket_del(self.tindex, self.tindex_bits, pxf_tag_fp(p, n), slot):
+            self.tindex_used -= 1
+        self.arena_dead += pxf_len_size(<uint64_t>n) + n
+
+    cdef void _compact_tags(self) noexcept:
+        """Copy the live entries into a new, exactly sized arena once more
+        than half of it is dead and there are at least DEAD_PER_SLOT dead
+        bytes per slot: a compaction walks every slot twice, and the bytes it
+        frees pay for that walk.  Entries move; the tag index holds slots, so
+        it does not change.  Out of memory: the old arena stays as it was."""
+        cdef Py_ssize_t live = 0, pos = 0, n, size
+        cdef int32_t slot
+        cdef OrderRec *r
+        cdef const char *p
+        cdef char *a = NULL
+        if (self.arena_dead * 2 <= self.arena_len
+                or self.arena_dead < <Py_ssize_t>DEAD_PER_SLOT * self.nslots):
+            return
+        for slot in range(self.nslots):
+            r = self._rec(slot)
+            if r.id != 0 and self._tag_bytes(r, &n) != NULL:
+                live += pxf_len_size(<uint64_t>n) + n
+        if live > 0:
+            a = <char*>malloc(live)
+            if a == NULL:
+                return
+        for slot in range(self.nslots):
+            r = self._rec(slot)
+            p = self._tag_bytes(r, &n) if r.id != 0 else NULL
+            if p == NULL:
+                continue
+            size = pxf_len_size(<uint64_t>n) + n
+            if size > live - pos:       # never: this pass copies what the first counted
+                r.bits &= ~B_TAGGED
+                continue
+            r.tag = <uint32_t>pos         # pos < live <= arena_len <= 4 GiB
+            pos += pxf_put_len(a + pos, <uint64_t>n)
+            memcpy(a + pos, p, n)
+            pos += n
+        free(self.arena)
+        self.arena = a
+        self.arena_len = self.arena_cap = pos
+        self.arena_dead = 0
 
     # -- links --------------------------------------------------------------
 
@@ -1149,7 +1451,7 @@ cdef class OrderTable:
         while self.cindex[i].slot >= 0:
             if self.cindex[i].fp == fp:
                 s = self._rec(self.cindex[i].slot)
-                if s.parent_id == parent and not pxf_is_terminal(s.status):
+                if s.parent_id == parent and not pxf_is_terminal(rec_status(s)):
                     sibling = s.id
                     siblings += 1
             i = (i + 1) & mask
@@ -1158,14 +1460,14 @@ cdef class OrderTable:
         self.cindex_used += 1
         r.parent_id = parent
         if not (r.bits & B_ROLE):
-            r.bits |= _role_for_type(r.type)
+            r.bits |= _role_for_type(rec_type(r))
         p = self.find(parent)
         if p != NULL:
             if not (p.bits & B_ROLE):
                 p.bits |= PXF_ROLE_ENTRY
             if r.group == 0:
                 r.group = p.group
-        if siblings == 1 and not pxf_is_terminal(r.status) and not (r.bits & B_LINKED):
+        if siblings == 1 and not pxf_is_terminal(rec_status(r)) and not (r.bits & B_LINKED):
             s = self.find(sibling)
             if not (s.bits & B_LINKED):
                 self._set_link(r, sibling, True)
@@ -1191,7 +1493,7 @@ cdef class OrderTable:
         while self.cindex[i].slot >= 0:
             if self.cindex[i].fp == fp:
                 c = self._rec(self.cindex[i].slot)
-                if c.parent_id == parent and not (working_only and pxf_is_terminal(c.status)):
+                if c.parent_id == parent and not (working_only and pxf_is_terminal(rec_status(c))):
                     out.append(c.id)
             i = (i + 1) & mask
         out.sort()
@@ -1274,31 +1576,34 @@ cdef class OrderTable:
         """The Gateway status int of a tracked order, or -1."""
         cdef int64_t oid
         cdef OrderRec *r = self.find(oid) if _as_id(order_id, &oid) else NULL
-        return -1 if r == NULL else r.status
+        return -1 if r == NULL else rec_status(r)
 
     def get(self, order_id):
         """Rebuild the order as an OrderUpdate (floats from the exact decimal,
         timestamps as ISO strings in UTC with ``+00:00``), or None."""
         cdef int64_t oid
         cdef OrderRec *r = self.find(oid) if _as_id(order_id, &oid) else NULL
+        cdef const char *tag
+        cdef Py_ssize_t n = 0
         if r == NULL:
             return None
+        tag = self._tag_bytes(r, &n)
         return OrderUpdate(
             id=r.id,
-            accountId=r.account,
+            accountId=self.accounts[r.account],
             contractId=self.contracts[r.contract],
             symbolId=self.symbols[r.contract],
             creationTimestamp="" if r.created == PXF_NONE else pxf_format_iso(r.created),
             updateTimestamp=None if r.updated == PXF_NONE else pxf_format_iso(r.updated),
-            status=r.status,
-            type=r.type,
-            side=r.side,
+            status=rec_status(r),
+            type=rec_type(r),
+            side=rec_side(r),
             size=r.size,
             limitPrice=_float_or_none(r.limit_price),
             stopPrice=_float_or_none(r.stop_price),
             fillVolume=r.fill_volume,
             filledPrice=_float_or_none(r.filled_price),
-            customTag=self.tags.get(r.id) if r.bits & B_TAGGED else None,
+            customTag=None if tag == NULL else pxf_tag_str(tag, n),
             trailPrice=_float_or_none(r.trail_price),
             trailDistance=None if r.trail_distance == PXF_NONE32 else r.trail_distance,
             parentOrderId=r.parent_id or None,
@@ -1307,17 +1612,33 @@ cdef class OrderTable:
 
     def find_by_tag(self, str tag):
         """The id of the last order seen with this customTag, or None."""
-        return self.tag_ix.get(tag)
+        cdef const char *p
+        cdef Py_ssize_t n
+        cdef PyObject *keep
+        cdef uint32_t i
+        if tag is None or self.tindex_used == 0:
+            return None
+        if pxf_utf8(<PyObject*>tag, &p, &n, &keep) < 0:
+            raise MemoryError()
+        i = self._tag_bucket(p, n, pxf_tag_fp(p, n))
+        Py_XDECREF(keep)
+        if self.tindex[i].slot < 0:
+            return None
+        return self._rec(self.tindex[i].slot).id
 
     def working_ids(self, account=None, contract=None, group=None):
         """Ids of non-terminal orders, optionally of one account / contract / group."""
         cdef int32_t slot
         cdef OrderRec *r
-        cdef int64_t acc = 0
-        cdef int cix = -1, grp = -1
+        cdef int64_t acc
+        cdef int aix = -1, cix = -1, grp = -1
         cdef list out = []
         if account is not None:
             acc = account
+            ix = self.account_ix.get(acc)
+            if ix is None:
+                return out
+            aix = ix
         if contract is not None:
             ix = self.contract_ix.get(contract)
             if ix is None:
@@ -1327,8 +1648,8 @@ cdef class OrderTable:
             grp = group
         for slot in range(self.nslots):
             r = self._rec(slot)
-            if (r.id == 0 or pxf_is_terminal(r.status)
-                    or (account is not None and r.account != acc)
+            if (r.id == 0 or pxf_is_terminal(rec_status(r))
+                    or (aix >= 0 and r.account != aix)
                     or (cix >= 0 and r.contract != cix)
                     or (grp >= 0 and r.group != grp)):
                 continue
@@ -1355,24 +1676,26 @@ cdef class OrderTable:
         what the Gateway will not send again (see prune_terminal).
         """
         cdef int64_t oid
-        cdef int32_t slot
-        cdef OrderRec *r
-        if not _as_id(order_id, &oid):
+        if not _as_id(order_id, &oid) or not self._forget(oid):
             return False
-        slot = self._slot_of(oid)
+        self._compact_tags()
+        return True
+
+    cdef bint _forget(self, int64_t order_id):
+        """forget() but for reclaiming the tag arena, which prune_terminal
+        does once for all its victims."""
+        cdef int32_t slot = self._slot_of(order_id)
+        cdef OrderRec *r
         if slot < 0:
-            if oid in self.pending:
-                self._break(oid)
+            if order_id in self.pending:
+                self._break(order_id)
             return False
         r = self._rec(slot)
         self._unlink_rec(r)
         if r.parent_id:
             _bucket_del(self.cindex, self.cindex_bits, pxf_fp(r.parent_id), slot)
             self.cindex_used -= 1
-        if r.bits & B_TAGGED:
-            tag = self.tags.pop(r.id, None)
-            if tag is not None and self.tag_ix.get(tag) == r.id:
-                del self.tag_ix[tag]
+        self._drop_tag(slot, r)
         _bucket_del(self.index, self.index_bits, pxf_fp(r.id), slot)
         self.index_used -= 1
         self.count -= 1
@@ -1390,24 +1713,28 @@ cdef class OrderTable:
         cdef list victims = []
         for slot in range(self.nslots):
             r = self._rec(slot)
-            if r.id == 0 or not pxf_is_terminal(r.status):
+            if r.id == 0 or not pxf_is_terminal(rec_status(r)):
                 continue
             ts = r.updated if r.updated != PXF_NONE else r.created
             if ts < older_than:
                 victims.append(r.id)
         for order_id in victims:
-            self.forget(order_id)
+            self._forget(order_id)
+        self._compact_tags()
         return len(victims)
 
     def memory_bytes(self):
-        """Bytes held by the C storage: record pages, page table, both indexes,
-        the anomaly log.  Python-side data (interned contract strings, custom
-        tags, links to not-yet-seen orders) is not included."""
+        """Bytes held by the C storage: record pages, page table, the three
+        indexes, the tag arena (its capacity), the anomaly log.  Python-side
+        data (interned account ids and contract strings, links to not-yet-seen
+        orders) is not included."""
         return (
             self.npages * PAGE_SIZE * sizeof(OrderRec)
             + self.pages_cap * sizeof(OrderRec*)
             + (sizeof(Bucket) << self.index_bits)
             + (sizeof(Bucket) << self.cindex_bits)
+            + (sizeof(Bucket) << self.tindex_bits)
+            + self.arena_cap
             + RING_SIZE * sizeof(Anomaly)
         )
 
@@ -1488,3 +1815,30 @@ def price_to_fixed(price):
 def fixed_to_price(int64_t value):
     """Counts of 1e-9 -> the float with that shortest repr."""
     return pxf_price_float(value)
+
+
+def tag_fingerprint(str tag not None):
+    """The 32-bit hash the tag index files a customTag under (of its UTF-8
+    bytes), so tests can build tags that collide."""
+    cdef const char *p
+    cdef Py_ssize_t n
+    cdef PyObject *keep
+    cdef uint32_t fp
+    if pxf_utf8(<PyObject*>tag, &p, &n, &keep) < 0:
+        raise MemoryError()
+    fp = pxf_tag_fp(p, n)
+    Py_XDECREF(keep)
+    return fp
+
+
+def _set_tag_arena_limit(limit):
+    """Set the tag arena's size cap in bytes for every table (0 up to the
+    default, 4 GiB), returning the previous cap.  For tests: a small cap
+    reaches the "tag arena full" path with a few short tags.  Production code
+    never calls it."""
+    global _arena_limit
+    cdef uint64_t previous = _arena_limit
+    if not 0 <= limit <= PXF_ARENA_LIMIT:
+        raise ValueError(f"the tag arena limit must be in 0..{PXF_ARENA_LIMIT}, got {limit!r}")
+    _arena_limit = limit
+    return previous

@@ -8,7 +8,9 @@ and lossy update streams and checks that they agree update by update.
 
 from __future__ import annotations
 
+import functools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -296,9 +298,9 @@ def test_matches_oracle_under_reordering_duplication_and_loss(case: Any) -> None
     s = check_counters(table)
     assert {k: s[k] for k in oracle.counts} == oracle.counts
     for order_id, rec in oracle.orders.items():
-        got = table.get(order_id)
-        assert got is not None
-        assert (got.status, got.fillVolume, got.limitPrice, got.filledPrice, got.size) == (
+        row = table.get(order_id)
+        assert row is not None
+        assert (row.status, row.fillVolume, row.limitPrice, row.filledPrice, row.size) == (
             rec.status,
             rec.fill,
             rec.limit,
@@ -310,8 +312,8 @@ def test_matches_oracle_under_reordering_duplication_and_loss(case: Any) -> None
         last, last_ts = h[-1]
         if any(u is last and ts == last_ts for u, ts in delivered):
             assert table.status(last.id) == last.status
-            got = table.get(last.id)
-            assert got is not None and got.fillVolume == last.fillVolume
+            row = table.get(last.id)
+            assert row is not None and row.fillVolume == last.fillVolume
 
 
 @FAST
@@ -956,7 +958,7 @@ def test_timestamps_agree_with_datetime(dt: datetime, digit7: int, ndigits: int,
 
 
 # ---------------------------------------------------------------------------
-# Queries, rebuilding, memory
+# Queries and rebuilding
 # ---------------------------------------------------------------------------
 
 
@@ -1026,7 +1028,7 @@ def test_forget_keeps_links_and_children_consistent() -> None:
 
 def test_many_orders_with_deletes_agree_with_a_dict() -> None:
     rng = random.Random(7)
-    table, ref = fsm.OrderTable(), {}
+    table, ref = fsm.OrderTable(), dict[int, int]()
     for _ in range(20_000):
         order_id = rng.randrange(1, 3000) * 7919  # colliding-ish ids
         if rng.random() < 0.3:
@@ -1039,10 +1041,365 @@ def test_many_orders_with_deletes_agree_with_a_dict() -> None:
     assert len(table) == len(ref)
 
 
-def test_memory_budget_at_one_million_orders() -> None:
-    """<= 128 bytes of C storage per tracked order (records + both indexes),
-    with a third of the orders bracket entries and two thirds their legs.
-    Custom-tag strings are outside this budget (none are used here)."""
+# ---------------------------------------------------------------------------
+# The record: 96 bytes, status / type / side in one byte, interned ids
+# ---------------------------------------------------------------------------
+
+
+def test_a_record_is_96_bytes() -> None:
+    """The first order takes a page of 1024 records and an 8-entry page table."""
+    empty, one = fsm.OrderTable(), fsm.OrderTable()
+    one.apply(upd(1, OPEN, T0))
+    assert one.memory_bytes() - empty.memory_bytes() == 1024 * 96 + 8 * 8
+
+
+def test_status_type_and_side_share_a_byte() -> None:
+    """Every status, type (0..7) and side (0..1) round-trips; a status change
+    leaves type and side alone; a type or side outside the byte is invalid,
+    as an out-of-range field always was."""
+    table = fsm.OrderTable()
+    combos = [(st_, ty, sd) for st_ in range(1, 9) for ty in range(8) for sd in range(2)]
+    for order_id, (status, order_type, side) in enumerate(combos, 1):
+        table.apply(upd(order_id, status, T0, order_type=order_type, side=side, fill=None))
+    for order_id, (status, order_type, side) in enumerate(combos, 1):
+        got = table.get(order_id)
+        assert got is not None and (got.status, got.type, got.side) == (status, order_type, side)
+        assert table.status(order_id) == status
+        if status in WORKING:
+            assert table.apply(upd(order_id, CANCELLED, T0 + 1, fill=None)) is not None
+            got = table.get(order_id)
+            assert got is not None and (got.status, got.type, got.side) == (
+                CANCELLED,
+                order_type,
+                side,
+            )
+    assert table.stats()["invalid"] == 0
+    bad = [
+        upd(10_000, OPEN, T0, order_type=8),
+        upd(10_000, OPEN, T0, order_type=-1),
+        upd(10_000, OPEN, T0, side=2),
+        upd(10_000, OPEN, T0, side=-1),
+    ]
+    for u in bad:
+        assert table.apply(u) is None, u
+        assert table.anomalies()[-1] == (10_000, -1, OPEN, "invalid field")
+    assert table.stats()["invalid"] == 4 and 10_000 not in table
+
+
+def test_accounts_are_interned_and_queried_by_their_ids() -> None:
+    table = fsm.OrderTable()
+    accounts = [7001, -(2**31), 2**31 - 1, 0, 7001, 42, -5, 42]
+    for order_id, account in enumerate(accounts, 1):
+        assert table.apply(upd(order_id, OPEN, T0, account=account)) is not None
+    for order_id, account in enumerate(accounts, 1):
+        got = table.get(order_id)
+        assert got is not None and got.accountId == account
+    for account in set(accounts):
+        expected = [i for i, a in enumerate(accounts, 1) if a == account]
+        assert table.working_ids(account=account) == expected
+    assert table.working_ids(account=7002) == [] and table.working_ids(account=2**40) == []
+    assert table.working_ids(account=42, contract="CON.F.US.MNQ.Z25") == [6, 8]
+    with pytest.raises(TypeError):
+        table.working_ids(account="7001")  # type: ignore[arg-type]
+    for account in (2**31, -(2**31) - 1):  # outside the Gateway's int32 ids, as before
+        assert table.apply(upd(100, OPEN, T0, account=account)) is None
+    assert table.stats()["invalid"] == 2
+
+
+@pytest.mark.parametrize("field", ["account", "contract"])
+def test_account_and_contract_tables_overflow_alike(field: str) -> None:
+    """A record holds a 16-bit account index and a 16-bit contract index: the
+    first sighting of a 65 537th distinct id is refused (counted invalid,
+    logged), orders of ids already known are still tracked."""
+    table = fsm.OrderTable()
+    u = upd(1, OPEN, T0)
+    key = "accountId" if field == "account" else "contractId"
+
+    def first_sighting(order_id: int, value: int) -> fsm.Transition | None:
+        u.id = order_id
+        setattr(u, key, value if field == "account" else f"C{value}")
+        return table.apply(u)
+
+    for i in range(65_536):
+        assert first_sighting(i + 1, i) is not None
+    assert first_sighting(70_000, 65_536) is None
+    assert table.anomalies()[-1] == (70_000, -1, OPEN, f"{field} table full")
+    assert table.stats()["invalid"] == 1 and 70_000 not in table
+    assert first_sighting(70_001, 0) is not None and first_sighting(70_002, 65_535) is not None
+    for order_id, value in ((70_001, 0), (70_002, 65_535)):
+        expected = value if field == "account" else f"C{value}"
+        assert table.get(order_id) == replace_struct(u, id=order_id, **{key: expected})
+    if field == "account":
+        assert table.working_ids(account=65_535) == [65_536, 70_002]
+        assert table.working_ids(account=65_536) == []
+
+
+# ---------------------------------------------------------------------------
+# Custom tags: the arena and the tag index
+# ---------------------------------------------------------------------------
+
+
+@functools.cache
+def colliding_tags() -> tuple[str, str]:
+    """Two tags of the same length with the same 32-bit fingerprint (a birthday
+    search; with this hash the 44 578th tag collides)."""
+    seen: dict[int, str] = {}
+    for i in range(1_000_000):
+        tag = f"c{i:07d}"
+        other = seen.setdefault(fsm.tag_fingerprint(tag), tag)
+        if other != tag:
+            return other, tag
+    raise AssertionError("no fingerprint collision in 1 000 000 tags")
+
+
+def tags_homed_at(bucket: int, count: int) -> list[str]:
+    """Tags whose home is ``bucket`` in the tag index's first, 64-bucket table."""
+    out: list[str] = []
+    i = 0
+    while len(out) < count:
+        tag = f"h{bucket}-{i}"
+        if fsm.tag_fingerprint(tag) >> 26 == bucket:
+            out.append(tag)
+        i += 1
+    return out
+
+
+# Every LEB128 length boundary of the arena entries, non-ASCII, lone surrogates
+# (kept with "surrogatepass"), a surrogate pair that is not the emoji it spells.
+ODD_TAGS = [
+    "", "a", "é", "日本語タグ", "\ud800", "x\udfffy", "\ud83d\ude00", "😀", "tab\tnew\nline\x00nul",
+    "a" * 127, "b" * 128, "c" * 16_383, "d" * 16_384, "é" * 70_000, "e" * (1 << 21),
+]  # fmt: skip
+
+
+def test_odd_tags_round_trip() -> None:
+    table = fsm.OrderTable()
+    for order_id, tag in enumerate(ODD_TAGS, 1):
+        assert table.apply(upd(order_id, OPEN, T0, tag=tag)) is not None
+    assert len({fsm.tag_fingerprint(tag) for tag in ODD_TAGS}) == len(ODD_TAGS)
+    for order_id, tag in enumerate(ODD_TAGS, 1):
+        got = table.get(order_id)
+        assert got is not None and got.customTag == tag
+        assert table.find_by_tag(tag) == order_id
+    assert table.find_by_tag("\ud83d") is None and table.find_by_tag("a" * 128) is None
+    assert table.find_by_tag(None) is None  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        table.find_by_tag(b"a")  # type: ignore[arg-type]
+    assert table.stats()["anomalies"] == 0
+    untagged = fsm.OrderTable()
+    untagged.apply(upd(1, OPEN, T0))
+    assert untagged.find_by_tag("") is None
+    got = untagged.get(1)
+    assert got is not None and got.customTag is None
+
+
+def test_a_reused_tag_points_at_the_last_order_seen_with_it() -> None:
+    """The Gateway keeps tags unique per account; if one comes back anyway,
+    find_by_tag answers with the last order seen with it, each order keeps its
+    own copy, and forgetting that last order drops the answer."""
+    table = fsm.OrderTable()
+    table.apply(upd(1, OPEN, T0, tag="dup"))
+    table.apply(upd(2, OPEN, T0, tag="dup"))
+    table.apply(upd(3, OPEN, T0, tag="dup"))
+    assert table.find_by_tag("dup") == 3
+    assert table.forget(1) and table.find_by_tag("dup") == 3
+    assert table.forget(3) and table.find_by_tag("dup") is None
+    got = table.get(2)
+    assert got is not None and got.customTag == "dup"
+    table.apply(upd(4, OPEN, T0, tag="dup"))
+    assert table.find_by_tag("dup") == 4
+
+
+def test_a_tag_first_seen_on_a_later_update_sticks() -> None:
+    table = fsm.OrderTable()
+    table.apply(upd(1, OPEN, T0))
+    assert table.find_by_tag("late") is None
+    table.apply(upd(1, OPEN, T0 + 1, fill=1, tag="late"))
+    table.apply(upd(1, OPEN, T0 + 2, fill=2, tag="changed"))  # the first tag stays
+    table.apply(upd(2, OPEN, T0))
+    table.apply(upd(2, OPEN, T0 + 1, fill=1, tag=7))  # type: ignore[arg-type]  # not a str
+    got = table.get(1)
+    assert got is not None and got.customTag == "late"
+    assert table.find_by_tag("late") == 1 and table.find_by_tag("changed") is None
+    got = table.get(2)
+    assert got is not None and got.customTag is None
+    table.apply(upd(3, CANCELLED, T0))
+    table.apply(upd(3, CANCELLED, T0 + 1, tag="too-late"))  # absorbed: nothing changes
+    assert table.find_by_tag("too-late") is None
+
+
+def test_fingerprint_and_home_bucket_collisions() -> None:
+    """Equal fingerprints are told apart by their bytes; long probe chains in
+    the first 64-bucket table, wrapping from the last bucket to the first,
+    survive deletes (backward shift) and re-inserts."""
+    a, b = colliding_tags()
+    assert a != b and len(a) == len(b) and fsm.tag_fingerprint(a) == fsm.tag_fingerprint(b)
+    chain = tags_homed_at(63, 15) + tags_homed_at(0, 15) + [a, b]
+    table, untagged = fsm.OrderTable(), fsm.OrderTable()
+    owner = {}
+    for order_id, tag in enumerate(chain, 1):
+        table.apply(upd(order_id, OPEN, T0, tag=tag))
+        untagged.apply(upd(order_id, OPEN, T0))
+        owner[tag] = order_id
+    # all in the first 64-bucket tag index: the only difference is the arena's first KiB
+    assert table.memory_bytes() == untagged.memory_bytes() + 1024
+    for step in range(3):
+        for tag, order_id in list(owner.items()):
+            if (order_id + step) % 3 == 0:
+                assert table.forget(order_id)
+                del owner[tag]
+        for tag in chain:
+            assert table.find_by_tag(tag) == owner.get(tag), tag
+        for tag in chain:
+            if tag not in owner:
+                owner[tag] = 1000 * (step + 1) + chain.index(tag)
+                table.apply(upd(owner[tag], OPEN, T0, tag=tag))
+        for tag, order_id in owner.items():
+            assert table.find_by_tag(tag) == order_id
+            got = table.get(order_id)
+            assert got is not None and got.customTag == tag
+
+
+def test_many_tags_survive_forget_prune_and_compaction() -> None:
+    table = fsm.OrderTable()
+    n = 30_000
+    tag = "pxf-123a1b2c3-{}".format
+    for i in range(1, n + 1):
+        table.apply(upd(i, OPEN, T0, tag=tag(i)))
+    assert all(table.find_by_tag(tag(i)) == i for i in range(1, n + 1))
+    for i in range(3, n + 1, 3):
+        assert table.forget(i)  # a third of the arena dead: kept as it is
+    for i in range(1, n + 1, 3):
+        table.apply(upd(i, CANCELLED, T0 + 1))
+    before = table.memory_bytes()
+    assert table.prune_terminal(T0 + 2) == n // 3
+    # two thirds dead: the arena was copied out, about 19 bytes per tag freed
+    assert before - table.memory_bytes() >= 14 * 2 * n // 3
+    for i in range(1, n + 1):
+        alive = i % 3 == 2
+        assert table.find_by_tag(tag(i)) == (i if alive else None)
+        got = table.get(i)
+        assert (got.customTag if got else None) == (tag(i) if alive else None)
+    for i in range(n + 1, 2 * n + 1):  # new orders reuse the freed slots
+        table.apply(upd(i, OPEN, T0, tag=tag(i)))
+    table.apply(upd(3 * n, OPEN, T0, tag=tag(3)))  # a forgotten order's tag, reused
+    assert table.find_by_tag(tag(3)) == 3 * n
+    assert all(table.find_by_tag(tag(i)) == i for i in range(2, 2 * n + 1) if i % 3 == 2 or i > n)
+    assert table.stats()["anomalies"] == 0
+
+
+@pytest.fixture
+def arena_of_64_bytes() -> Iterator[None]:
+    """The tag arena capped at 64 bytes (module-wide) for one test, instead
+    of the 4 GiB that keeps an entry's offset in a record's 32 bits."""
+    previous = fsm._set_tag_arena_limit(64)
+    try:
+        yield
+    finally:
+        assert fsm._set_tag_arena_limit(previous) == 64
+
+
+def test_a_full_tag_arena_is_handled_like_out_of_memory(arena_of_64_bytes: None) -> None:
+    """An entry that would end past the cap is refused: the order is tracked
+    untagged and the refusal logged, every later update carrying the tag
+    tries again, and one succeeds once a compaction has made room."""
+    a, b = "a" * 30, "b" * 32  # entries of 31 and 33 bytes: the 64 exactly
+    table, untagged = fsm.OrderTable(), fsm.OrderTable()
+    for order_id, tag in ((1, a), (2, b), (3, "")):
+        t = table.apply(upd(order_id, OPEN, T0, tag=tag))
+        untagged.apply(upd(order_id, OPEN, T0))
+        assert t is not None and t.kind_name == "PLACED"
+    assert table.anomalies() == [(3, -1, OPEN, "tag arena full")]
+    got = table.get(3)
+    assert got is not None and got.customTag is None and table.find_by_tag("") is None
+    assert table.find_by_tag(a) == 1 and table.find_by_tag(b) == 2
+    # the arena grew to its cap, not to the usual first KiB
+    assert table.memory_bytes() == untagged.memory_bytes() + 64
+    t = table.apply(upd(3, OPEN, T0 + 1, fill=1, tag=""))  # still full: refused again
+    assert t is not None and t.kind_name == "PARTIAL_FILL"
+    assert table.anomalies()[-1] == (3, OPEN, OPEN, "tag arena full")
+    assert table.forget(2)  # more than half dead: compacted to order 1's 31 bytes
+    assert table.memory_bytes() == untagged.memory_bytes() + 31
+    t = table.apply(upd(3, OPEN, T0 + 2, fill=1, tag=""))  # a duplicate, but the tag sticks
+    assert t is None and table.stats()["anomalies"] == 2
+    assert table.find_by_tag("") == 3 and table.find_by_tag(a) == 1
+    got = table.get(1)
+    assert got is not None and got.customTag == a
+    got = table.get(3)
+    assert got is not None and got.customTag == ""
+    for limit in (-1, 2**32 + 1):
+        with pytest.raises(ValueError):
+            fsm._set_tag_arena_limit(limit)
+
+
+TAG_POOL = ["", "a", "b", "é", "\ud800", "\ud83d\ude00", "😀", "pxf-1", "x" * 127, "y" * 300]
+TAG_POOL += [*colliding_tags(), *tags_homed_at(5, 3)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["open", "cancel", "forget", "prune"]),
+            st.integers(1, 12),
+            st.one_of(st.none(), st.sampled_from(TAG_POOL)),
+        ),
+        max_size=60,
+    )
+)
+def test_tags_agree_with_a_dict_oracle(ops: list[tuple[str, int, str | None]]) -> None:
+    """Open / cancel updates carrying tags (or none), forget and prune, against
+    two dicts: each order's tag and the order find_by_tag answers with.  The
+    300-byte tag makes the arena compact every few forgets."""
+    table = fsm.OrderTable()
+    status: dict[int, int] = {}
+    tags: dict[int, str | None] = {}
+    owner: dict[str, int] = {}
+
+    def forget(order_id: int) -> None:
+        del status[order_id]
+        tag = tags.pop(order_id, None)
+        if tag is not None and owner.get(tag) == order_id:
+            del owner[tag]
+
+    for t, (op, order_id, tag) in enumerate(ops, 1):
+        if op in ("open", "cancel"):
+            new = OPEN if op == "open" else CANCELLED
+            table.apply(upd(order_id, new, T0 + t, tag=tag))
+            if status.get(order_id, OPEN) == OPEN:  # a terminal order takes nothing
+                status[order_id] = new
+                if tags.get(order_id) is None and tag is not None:
+                    tags[order_id] = tag
+                    owner[tag] = order_id
+        elif op == "forget":
+            assert table.forget(order_id) == (order_id in status)
+            if order_id in status:
+                forget(order_id)
+        else:
+            cancelled = [i for i, s in status.items() if s == CANCELLED]
+            assert table.prune_terminal(T0 + t) == len(cancelled)
+            for i in cancelled:
+                forget(i)
+        assert table.ids() == sorted(status)
+        for order_id in status:
+            got = table.get(order_id)
+            assert got is not None and got.customTag == tags.get(order_id)
+        for tag in TAG_POOL:
+            assert table.find_by_tag(tag) == owner.get(tag), tag
+
+
+# ---------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tagged", "budget"), [(True, 190), (False, 128)])
+def test_memory_budget_at_one_million_orders(tagged: bool, budget: int) -> None:
+    """C storage per tracked order (``memory_bytes``: records, the three
+    indexes, the tag arena) at 100 000 and 1 000 000 orders, a third of them
+    bracket entries and two thirds their legs.  With pxfast's own tags
+    (``pxf-<pid><hex>-<n>``, the legs ``-SL`` / ``-TP``: 15-23 bytes) the
+    budget is 190 bytes, a tenth of project-x-py's; without tags, 128."""
     table = fsm.OrderTable()
     entry = upd(1, OPEN, T0)
     leg = upd(2, SUSPENDED, T0, order_type=4, parent=1, trail_distance=-40, trail_price=-10.0)
@@ -1050,13 +1407,23 @@ def test_memory_budget_at_one_million_orders() -> None:
     for i in range(1, 1_000_001):
         if i % 3 == 1:
             entry.id = i
+            if tagged:
+                entry.customTag = f"pxf-123a1b2c3-{i}"
             apply(entry)
         else:
             leg.id = i
             leg.parentOrderId = i - (i - 1) % 3
+            if tagged:
+                leg.customTag = f"pxf-123a1b2c3-{leg.parentOrderId}-{'SL' if i % 3 == 2 else 'TP'}"
             apply(leg)
+        if i == 100_000:
+            assert table.memory_bytes() / len(table) <= budget, table.memory_bytes() / len(table)
     assert len(table) == 1_000_000
     per_order = table.memory_bytes() / len(table)
-    assert per_order <= 128, per_order
+    assert per_order <= budget, per_order
     assert table.link_of(999_998) == (999_999, True)
     assert table.stats()["placed"] == 1_000_000
+    if tagged:
+        assert table.find_by_tag("pxf-123a1b2c3-999997-TP") == 999_999
+        got = table.get(999_998)
+        assert got is not None and got.customTag == "pxf-123a1b2c3-999997-SL"
