@@ -1706,7 +1706,7 @@ cdef class OrderTable:
         """Forget terminal orders last updated before ``older_than`` (100 ns
         since the epoch; creation time when no update time is known).  Their
         slots are reused, so a bot that prunes keeps the table bounded.
-        Returns how many were forgotten."""
+        Returns the ids forgotten, for the bookkeeping kept on them elsewhere."""
         cdef int32_t slot
         cdef OrderRec *r
         cdef int64_t ts
@@ -1721,7 +1721,7 @@ cdef class OrderTable:
         for order_id in victims:
             self._forget(order_id)
         self._compact_tags()
-        return len(victims)
+        return victims
 
     def memory_bytes(self):
         """Bytes held by the C storage: record pages, page table, the three

@@ -22,6 +22,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from pxfast.order_tracker import OrderChainBuilder, OrderTracker
 from pxfast.position_manager import PositionManager
 from pxfast.realtime.connection import AUDIT_INTERVAL, RealtimeConnection
 from pxfast.realtime.hub import HubOptions
+from pxfast.realtime.user_stream import RECENT_WINDOW
 from pxfast.realtime_data_manager import RealtimeDataManager
 from pxfast.risk_manager import ManagedTrade, RiskConfig, RiskManager
 
@@ -71,6 +73,10 @@ class TradingSuiteConfig:
     market_hub_options: HubOptions | None = None
     #: pxfast: seconds between user-state audits while orders work (None: never).
     audit_interval: float | None = AUDIT_INTERVAL
+    #: pxfast: how far back a reconnect re-reads orders and fills (a timedelta or
+    #: seconds); finished orders and fills older than this (plus a margin) are
+    #: forgotten.  It must outlast any outage whose fills are to be recovered.
+    reconcile_window: timedelta | float = RECENT_WINDOW
 
 
 _CONFIG_FIELDS = {f.name for f in fields(TradingSuiteConfig)} - {
@@ -168,6 +174,7 @@ class TradingSuite:
             user_options=config.user_hub_options,
             market_options=config.market_hub_options,
             audit_interval=config.audit_interval,
+            reconcile_window=config.reconcile_window,
         )
         suite = cls(client, realtime, config, symbols, events)
         realtime.user._route = suite._route

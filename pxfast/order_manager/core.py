@@ -196,7 +196,31 @@ class OrderCore:
             if self.default_contract_id is not None:
                 hooks[self.default_contract_id] = self._on_transition
             hooks.setdefault(None, self._on_transition)
+            self.stream.pruned_listeners.append(self._forget_orders)
         return True
+
+    def untrack_order(self, order_id: int) -> None:
+        """Stop counting ``order_id`` among its position's entries, stops or targets."""
+        contract = self.order_to_position.pop(order_id, None)
+        if contract is None:
+            return
+        for ids in self.position_orders.get(contract, {}).values():
+            if order_id in ids:
+                ids.remove(order_id)
+
+    def _forget_orders(self, order_ids: list[int]) -> None:
+        """The stream pruned these finished orders: drop what this manager kept on them,
+        so that it neither grows without bound nor acts later on an order it cannot see."""
+        for order_id in order_ids:
+            self.untrack_order(order_id)
+            self._placed_at.pop(order_id, None)
+            self._cancelled_partners.discard(order_id)
+            partner = self.oco_groups.pop(order_id, None)
+            if partner is not None and self.oco_groups.get(partner) == order_id:
+                del self.oco_groups[partner]
+            named = self.oco_pairs.pop(str(order_id), None)
+            if named is not None and self.oco_pairs.get(named) == str(order_id):
+                del self.oco_pairs[named]
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -1068,6 +1092,8 @@ class OrderCore:
                 self.stats["fill_times_ms"].append((time.monotonic() - placed) * 1e3)
         elif kind in (_fsm.CANCELLED, _fsm.EXPIRED) or kind == _fsm.REJECTED:
             self._placed_at.pop(tr.order_id, None)
+        if self._cancelled_partners and tr.new_status in (2, 3, 4, 5):
+            self._cancelled_partners.discard(tr.order_id)  # finished: no cancel owed any more
         if (
             tr.partner_id
             and (not tr.partner_native or tr.order_id in self.oco_groups)

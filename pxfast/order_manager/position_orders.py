@@ -170,14 +170,6 @@ class PositionOrders(OrderCore):
             slots[slot].append(order_id)
         self.order_to_position[order_id] = contract_id
 
-    def untrack_order(self, order_id: int) -> None:
-        contract = self.order_to_position.pop(order_id, None)
-        if contract is None:
-            return
-        for ids in self.position_orders.get(contract, {}).values():
-            if order_id in ids:
-                ids.remove(order_id)
-
     async def get_position_orders(
         self,
         contract_id: str,
@@ -275,8 +267,14 @@ class PositionOrders(OrderCore):
                     )
 
     async def on_position_closed(self, contract_id: str, account_id: int | None = None) -> None:
-        """A flat position: cancel the remaining exits of its brackets (both modes)."""
+        """A flat position: cancel the remaining exits of its brackets (both modes), and
+        stop tracking its finished orders (a long session would otherwise keep them all).
+        """
         await self.cancel_position_orders(contract_id, ["stop", "target"], account_id)
+        slots = self.position_orders.get(contract_id, {})
+        for order_id in [i for ids in slots.values() for i in ids]:
+            if self.orders.status(order_id) in (2, 3, 4, 5):
+                self.untrack_order(order_id)
 
 
 def _role_of_type(order_type: OrderType) -> str:

@@ -14,12 +14,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pxfast.event_bus import EventBus, EventType
 from pxfast.realtime.hub import HubConnection, HubOptions, HubState
 from pxfast.realtime.market_stream import MarketStream
-from pxfast.realtime.user_stream import UserStream
+from pxfast.realtime.user_stream import RECENT_WINDOW, UserStream
 
 if TYPE_CHECKING:
     from pxfast.client.project_x import ProjectX
@@ -59,11 +60,12 @@ class RealtimeConnection:
         user_options: HubOptions | None = None,
         market_options: HubOptions | None = None,
         audit_interval: float | None = AUDIT_INTERVAL,
+        reconcile_window: timedelta | float = RECENT_WINDOW,
     ) -> None:
         self.client = client
         self.events = events or EventBus()
         route = router or (lambda _contract: self.events)
-        self.user = UserStream(client, route)
+        self.user = UserStream(client, route, reconcile_window)
         self.market = MarketStream(route)
         if market_options is None:
             market_options = HubOptions(

@@ -16,6 +16,13 @@ table, which emits exactly the transitions that were missed, in timestamp
 order; then the buffered hub messages are released (the table drops the ones
 the snapshot already covered).  A gap is reported as an event with what was
 recovered.
+
+The window searched is the reconciliation window the first time, and after
+that only back to the previous successful fence (less FENCE_OVERLAP for
+clock skew): up to then the table was complete, and an older order that
+changed since is still working in the table, so it is looked up by id.  A
+periodic audit of a busy account therefore reads seconds of history, not a
+day of it.
 """
 
 from __future__ import annotations
@@ -63,9 +70,13 @@ _STATUS_EVENT = {
     _fsm.MODIFIED: EventType.ORDER_MODIFIED,
 }
 _ROLE_NAMES = _fsm.ROLE_NAMES
-#: How far back the fence's order search reaches before the oldest working order.
+_FINISHED = frozenset((2, 3, 4, 5))  # Filled, Cancelled, Expired, Rejected
+#: How far back the fence's order and fill search reaches (the default window).
 RECENT_WINDOW = timedelta(hours=24)
-#: What prune() keeps beyond the window, so a fence never meets a forgotten order.
+#: How far before the previous successful fence the next one searches again.
+FENCE_OVERLAP = timedelta(minutes=2)
+#: What prune() keeps beyond the window, so a fence never meets a forgotten order
+#: (a quarter of the window, at most this).
 PRUNE_MARGIN = timedelta(hours=1)
 
 
@@ -110,8 +121,23 @@ def order_event_data(
 class UserStream:
     """State fed by the user hub (and by the fence's REST snapshots)."""
 
-    def __init__(self, client: ProjectX, router: Router) -> None:
+    def __init__(
+        self, client: ProjectX, router: Router, window: timedelta | float = RECENT_WINDOW
+    ) -> None:
+        if not isinstance(window, timedelta):  # seconds, as a config file writes it
+            window = timedelta(seconds=window)
+        if window <= timedelta(0):
+            raise ValueError(f"the reconciliation window must be positive, not {window}")
         self.client = client
+        #: The fence re-reads orders and fills this far back; it must outlast any outage
+        #: whose missed fills are to be recovered.  prune() forgets what is older.
+        self.window = window
+        #: Finished orders prune() has forgotten so far, and the horizon it forgot them
+        #: behind (100 ns since the epoch; 0 before the first prune).
+        self.forgotten = 0
+        self._forgotten_before = 0
+        #: When the last successful fence took its snapshots: the table was complete then.
+        self._complete_at: datetime | None = None
         self.orders = OrderTable()
         self.positions: dict[str, PositionUpdate] = {}
         self.trades: dict[int, TradeUpdate] = {}
@@ -120,11 +146,14 @@ class UserStream:
         self._buffer: list[Any] | None = None
         self._watchers: dict[int, list[Callable[[Transition, OrderUpdate], None]]] = {}
         self._child_watchers: list[Callable[[OrderUpdate], None]] = []
-        self._expected: dict[str, tuple[int, int]] = {}
+        #: Tag -> (bracket group, role, monotonic time registered).
+        self._expected: dict[str, tuple[int, int, float]] = {}
         #: Called with the contract id when a position goes flat (after its event).
         self.position_closed_listeners: list[Callable[[str], None]] = []
         #: Called with (contract id, old size, new size) when an open position resizes.
         self.position_resized_listeners: list[Callable[[str, int, int], None]] = []
+        #: Called with the ids of the finished orders each prune() forgot.
+        self.pruned_listeners: list[Callable[[list[int]], None]] = []
         #: Per contract id (None: any other contract): the order manager's hook, called
         #: with each transition before the events are delivered.
         self.transition_hooks: dict[str | None, Callable[[Transition, OrderUpdate], None]] = {}
@@ -157,15 +186,24 @@ class UserStream:
         Registered before the place is sent, so even an order that fills before
         the REST reply arrives is delivered with its bracket keys.
         """
-        self._expected[tag] = (group, role)
+        self._expected[tag] = (group, role, time.monotonic())
 
     def apply_order(self, update: OrderUpdate) -> Transition | None:
+        if (
+            self._forgotten_before
+            and update.status in _FINISHED
+            and update.id not in self.orders
+            and _stamp(update.updateTimestamp or update.creationTimestamp) < self._forgotten_before
+        ):
+            # History prune() forgot (a REST lookup brought it back): it was delivered
+            # when it happened and is not news again.
+            return None
         tr = self.orders.apply(update)
         if tr is None:
             return None
         group, role = tr.group, tr.role
         if not group and self._expected and update.customTag in self._expected:
-            group, role = self._expected.pop(update.customTag)
+            group, role, _ = self._expected.pop(update.customTag)
             self.orders.set_group(tr.order_id, group, role)
         if update.parentOrderId and self._child_watchers:
             for child_watcher in tuple(self._child_watchers):
@@ -352,7 +390,9 @@ class UserStream:
         now = datetime.now(UTC)
         # Older orders are covered by searchOpen (working ones) and by looking up every
         # order still working in the table; the window never reaches what prune() forgot.
-        start = now - RECENT_WINDOW
+        start = now - self.window
+        if self._complete_at is not None:
+            start = max(start, self._complete_at - FENCE_OVERLAP)
         open_orders, recent, suspended, positions, trades = await asyncio.gather(
             client.search_open_order_updates(),
             client.search_order_updates(start=start, end=now + timedelta(minutes=1)),
@@ -383,6 +423,7 @@ class UserStream:
             if self.apply_order(update) is not None:
                 transitions += 1
         self._reconcile_positions(positions)
+        self._complete_at = now
         return transitions
 
     def _reconcile_positions(self, rows: Iterable[PositionUpdate]) -> None:
@@ -397,17 +438,26 @@ class UserStream:
     def prune(self, now: datetime | None = None) -> int:
         """Forget finished orders and fills older than the reconciliation window.
 
-        The fence never looks further back than RECENT_WINDOW, so what is pruned
+        The fence never looks further back than the window, so what is pruned
         here cannot come back as a "new" fill; without pruning a long-running bot
         would hold every order and fill it ever saw.  Returns the orders forgotten.
         """
-        horizon = (now or datetime.now(UTC)) - RECENT_WINDOW - PRUNE_MARGIN
+        horizon = (now or datetime.now(UTC)) - self.window - min(PRUNE_MARGIN, self.window / 4)
         cutoff = int(horizon.timestamp() * 1e7)
         forgotten = self.orders.prune_terminal(cutoff)
+        self._forgotten_before = max(self._forgotten_before, cutoff)
+        self.forgotten += len(forgotten)
+        if forgotten:
+            for listener in self.pruned_listeners:
+                listener(forgotten)
         stale = [i for i, t in self.trades.items() if 0 < _stamp(t.creationTimestamp) < cutoff]
         for trade_id in stale:
             del self.trades[trade_id]
-        return int(forgotten)
+        # An expectation whose order never showed (its place was refused) lapses too.
+        lapsed = time.monotonic() - self.window.total_seconds()
+        for tag in [t for t, (_, _, at) in self._expected.items() if at < lapsed]:
+            del self._expected[tag]
+        return len(forgotten)
 
     def _account_id(self) -> int | None:
         return self.client.account_info.id if self.client.account_info else None

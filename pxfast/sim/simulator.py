@@ -220,17 +220,23 @@ class GatewaySimulator:
             raise ValueError("bracket mode is 'auto_oco' or 'position'")
         self._account(account_id).bracket_mode = mode
 
-    def orders(self, account_id: int) -> list[OrderUpdate]:
-        """Every order of the account, Suspended bracket children included."""
-        return [self.engine.order_update(o) for o in self._account(account_id).orders.values()]
+    def orders(self, account_id: int, since: str | None = None) -> list[OrderUpdate]:
+        """Every order of the account, Suspended bracket children included; with
+        ``since`` (a Gateway timestamp) only those updated at or after it."""
+        orders = self._account(account_id).orders.values()
+        return [
+            self.engine.order_update(o) for o in orders if since is None or o.updated_iso >= since
+        ]
 
     def positions(self, account_id: int) -> list[PositionUpdate]:
         account = self._account(account_id)
         return [self.engine.position_update(account, p) for p in account.positions.values()
                 if p.size]
 
-    def trades(self, account_id: int) -> list[TradeUpdate]:
-        return [t for _, t in self._account(account_id).trades]
+    def trades(self, account_id: int, since: str | None = None) -> list[TradeUpdate]:
+        """The account's fills; with ``since``, those made at or after it."""
+        trades = self._account(account_id).trades
+        return [t for _, t in trades if since is None or t.creationTimestamp >= since]
 
     # -- market ------------------------------------------------------------------------------
 

@@ -34,9 +34,11 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from pxfast import _fsm
 from pxfast.event_bus import Event, EventType
 from pxfast.exceptions import OrderSubmissionUncertainError, ProjectXError
 from pxfast.messages import OrderUpdate, PositionUpdate, TradeUpdate
@@ -154,7 +156,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.filled: Counter[int] = Counter()
-        self.gaps: list[dict[str, Any]] = []
+        self.gaps = 0
+        self.gaps_on_reconnect = 0
         self.hub_events: Counter[tuple[str, str]] = Counter()
         self.errors: list[Any] = []
         self.unhandled: list[str] = []
@@ -179,7 +182,8 @@ class Recorder:
 
     def _warning(self, event: Event) -> None:
         if event.data.get("kind") == "gap":
-            self.gaps.append(event.data)
+            self.gaps += 1
+            self.gaps_on_reconnect += bool(event.data["reconnect"])
 
     def _error(self, event: Event) -> None:
         self.errors.append(event.data)
@@ -214,11 +218,11 @@ class GatewayView:
     dropped_user_records: int
 
     @classmethod
-    def of(cls, gw: GatewaySimulator, account_id: int) -> GatewayView:
+    def of(cls, gw: GatewaySimulator, account_id: int, since: str | None = None) -> GatewayView:
         return cls(
-            gw.orders(account_id),
+            gw.orders(account_id, since),
             gw.positions(account_id),
-            gw.trades(account_id),
+            gw.trades(account_id, since),
             gw.faults.dropped["user"],
         )
 
@@ -230,7 +234,9 @@ class Venue(Protocol):
 
     async def set_price(self, symbol: str, price: Decimal) -> None: ...
 
-    async def view(self, account_id: int) -> GatewayView: ...
+    async def view(self, account_id: int, since: str | None = None) -> GatewayView:
+        """The books; with ``since`` (a Gateway timestamp), orders and fills from then on."""
+        ...
 
 
 class LocalVenue:
@@ -245,8 +251,8 @@ class LocalVenue:
     async def set_price(self, symbol: str, price: Decimal) -> None:
         self.gw.set_price(symbol, str(price))
 
-    async def view(self, account_id: int) -> GatewayView:
-        return GatewayView.of(self.gw, account_id)
+    async def view(self, account_id: int, since: str | None = None) -> GatewayView:
+        return GatewayView.of(self.gw, account_id, since)
 
 
 @dataclass
@@ -418,11 +424,26 @@ def violations(
     return [*state_violations(suite, view, recorder), *rule_violations(view, recorder, report)]
 
 
-def state_violations(suite: TradingSuite, view: GatewayView, recorder: Recorder) -> list[str]:
-    """Where the client's books differ from the Gateway's (what converging can fix)."""
+def state_violations(
+    suite: TradingSuite, view: GatewayView, recorder: Recorder, since: str | None = None
+) -> list[str]:
+    """Where the client's books differ from the Gateway's (what converging can fix).
+
+    With ``since`` the view holds only the orders and fills from then on, and so
+    is the client's side cut: older ones were checked at an earlier checkpoint
+    and the client may have pruned them.
+    """
     problems: list[str] = []
     stream = suite.realtime.user
     table = stream.orders
+    cutoff = _fsm.parse_timestamp(since) if since else 0
+    mine_ids = set(table.ids())
+    trade_ids = set(stream.trades)
+    if cutoff:
+        mine_ids = {i for i in mine_ids if _updated(table.get(i)) >= cutoff}
+        trade_ids = {
+            i for i, t in stream.trades.items() if _stamp(t.creationTimestamp) >= cutoff
+        }
     for order in view.orders:
         mine = table.get(order.id)
         if mine is None:
@@ -432,7 +453,7 @@ def state_violations(suite: TradingSuite, view: GatewayView, recorder: Recorder)
                 f"order {order.id}: client status {mine.status} filled {mine.fillVolume}, "
                 f"Gateway status {order.status} filled {order.fillVolume}"
             )
-    extra = set(table.ids()) - {o.id for o in view.orders}
+    extra = mine_ids - {o.id for o in view.orders}
     if extra:
         problems.append(f"orders the Gateway does not have: {sorted(extra)}")
     theirs = {p.contractId: (p.type, p.size, p.averagePrice) for p in view.positions}
@@ -440,12 +461,15 @@ def state_violations(suite: TradingSuite, view: GatewayView, recorder: Recorder)
     if mine_pos != theirs:
         problems.append(f"positions: client {mine_pos}, Gateway {theirs}")
     sim_trades = {t.id for t in view.trades}
-    if set(stream.trades) != sim_trades:
-        missing = sorted(sim_trades - set(stream.trades))
-        unknown = sorted(set(stream.trades) - sim_trades)
+    if trade_ids != sim_trades:
+        missing = sorted(sim_trades - trade_ids)
+        unknown = sorted(trade_ids - sim_trades)
         problems.append(f"fills: missing {missing}, unknown {unknown}")
     filled = {o.id for o in view.orders if o.status == 2}
-    for order_id in filled | set(recorder.filled):
+    delivered = set(recorder.filled)
+    if cutoff:
+        delivered &= mine_ids | {o.id for o in view.orders}
+    for order_id in filled | delivered:
         times = recorder.filled[order_id]
         if times != (1 if order_id in filled else 0):
             problems.append(f"order {order_id}: ORDER_FILLED delivered {times} times")
@@ -487,7 +511,7 @@ def _sent_twice(view: GatewayView, report: BotReport) -> list[str]:
 def _unreported_gaps(suite: TradingSuite, view: GatewayView, recorder: Recorder) -> list[str]:
     problems = []
     realtime = suite.realtime
-    on_reconnect = sum(1 for gap in recorder.gaps if gap["reconnect"])
+    on_reconnect = recorder.gaps_on_reconnect
     if on_reconnect != realtime.user_hub.stats.reconnects:
         problems.append(
             f"{realtime.user_hub.stats.reconnects} user-hub reconnects, {on_reconnect} gap events"
@@ -510,15 +534,22 @@ async def settle(
     recorder: Recorder,
     report: BotReport,
     timeout: float = 15.0,
+    window: timedelta | None = None,
 ) -> list[str]:
-    """Wait (bounded) for the client to converge after the faults; the violations left."""
+    """Wait (bounded) for the client to converge after the faults; the violations left.
+
+    With ``window``, only what changed within it is compared (see state_violations).
+    """
     realtime = suite.realtime
     account = suite.client.get_account_info().id
     deadline = time.monotonic() + timeout
     while True:
         quiet = _quiet(suite)
-        view = await venue.view(account)
-        problems = state_violations(suite, view, recorder)
+        since = None
+        if window is not None:
+            since = (datetime.now(UTC) - window).isoformat(timespec="microseconds")
+        view = await venue.view(account, since)
+        problems = state_violations(suite, view, recorder, since)
         if quiet and not problems:
             return rule_violations(view, recorder, report)
         if time.monotonic() > deadline:
@@ -526,6 +557,16 @@ async def settle(
                 problems.append(f"hubs not settled: {realtime.health()['hubs']}")
             return [*problems, *rule_violations(view, recorder, report)]
         await asyncio.sleep(0.1)
+
+
+def _stamp(text: str | None) -> int:
+    return _fsm.parse_timestamp(text) if text else 0
+
+
+def _updated(order: OrderUpdate | None) -> int:
+    if order is None:
+        return 0
+    return _stamp(order.updateTimestamp or order.creationTimestamp)
 
 
 def _quiet(suite: TradingSuite) -> bool:

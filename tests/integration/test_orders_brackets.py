@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -82,6 +83,15 @@ async def test_client_side_bracket_anchors_legs_on_the_fill(
         (EventType.ORDER_CANCELLED, "stop"),
     ]
     assert await suite.positions.get_position("MNQ") is None
+    # Flat: the finished bracket is no longer tracked (a long session would pile them up).
+    manager = suite.orders
+    for _ in range(500):
+        if not manager.order_to_position:
+            break
+        await asyncio.sleep(0.01)
+    assert manager.order_to_position == {}
+    assert not any(manager.position_orders.get(suite.instrument_id, {}).values())
+    assert not manager._cancelled_partners
 
 
 async def test_client_side_bracket_entry_that_never_fills_is_cancelled(
@@ -99,3 +109,24 @@ async def test_client_side_bracket_entry_that_never_fills_is_cancelled(
         (5, 20900.0),
         (3, 20900.0),
     ]
+
+
+async def test_pruned_orders_leave_the_managers_bookkeeping(suite: TradingSuite) -> None:
+    """Past the reconciliation window the stream forgets finished orders; the order
+    manager then forgets them too, so a position held for days does not keep (and later
+    try to cancel) every exit it ever had."""
+    manager = suite.orders
+    below = await manager.place_limit_order("MNQ", 0, 1, Decimal("15000"))
+    above = await manager.place_limit_order("MNQ", 1, 1, Decimal("25000"))
+    await _status(suite, below.orderId, 1)
+    await _status(suite, above.orderId, 1)
+    await manager.track_order_for_position(suite.instrument_id, below.orderId, "stop")
+    await manager.track_order_for_position(suite.instrument_id, above.orderId, "target")
+    await manager.track_oco_pair(str(below.orderId), str(above.orderId))
+    assert await manager.cancel_order(below.orderId)
+    await _status(suite, below.orderId, 3)
+    later = datetime.now(UTC) + suite.realtime.user.window + timedelta(hours=2)
+    assert suite.realtime.user.prune(later) == 1
+    assert below.orderId not in manager.orders
+    assert set(manager.order_to_position) == {above.orderId}
+    assert not manager.oco_groups and not manager.oco_pairs

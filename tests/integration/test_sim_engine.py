@@ -6,6 +6,7 @@ fill price and every dollar below is a hand computation.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -339,3 +340,15 @@ async def test_same_seed_same_market(make_simulator: Callable[..., Awaitable[Gat
         gw.step("ES", 3)  # other contracts do not disturb MNQ's walk
         paths.append((gw.quote("MNQ"), gw.book("MNQ").volume))
     assert paths[0] == paths[1] != paths[2]
+
+
+async def test_control_views_since_a_timestamp(trader: Trader) -> None:
+    first = await trader.place(type=MARKET, side=BUY, size=1)
+    await asyncio.sleep(0.01)
+    second = await trader.place(type=MARKET, side=SELL, size=1)
+    stamp = (await trader.order(second))["updateTimestamp"]
+    gw, account = trader.gw, trader.account_id
+    assert {o.id for o in gw.orders(account)} == {first, second}
+    assert [o.id for o in gw.orders(account, since=stamp)] == [second]
+    assert [t.orderId for t in gw.trades(account, since=stamp)] == [second]
+    assert len(gw.trades(account)) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,20 @@ def sim_env(simulator: GatewaySimulator, monkeypatch: pytest.MonkeyPatch) -> Gat
 async def test_from_config_json_with_overrides(sim_env: GatewaySimulator, tmp_path: Path) -> None:
     path = tmp_path / "suite.json"
     path.write_text(
-        json.dumps({"instrument": "MNQ", "timeframes": ["1min"], "features": ["risk_manager"]})
+        json.dumps(
+            {
+                "instrument": "MNQ",
+                "timeframes": ["1min"],
+                "features": ["risk_manager"],
+                "reconcile_window": 3600,
+            }
+        )
     )
     suite = await TradingSuite.from_config(path, initial_days=1)
     try:
         assert suite.symbol == "MNQ" and suite.config.timeframes == ["1min"]
         assert suite.config.initial_days == 1
+        assert suite.realtime.user.window == timedelta(hours=1)
         assert suite.risk_manager is not None
         assert isinstance(suite.track_order(), OrderTracker)
         assert isinstance(suite.order_chain(), OrderChainBuilder)
