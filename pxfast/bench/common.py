@@ -18,16 +18,19 @@ import contextlib
 import gc
 import json
 import os
+import platform
 import socket
 import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from importlib.metadata import version
 from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 __all__ = [
     "BenchClient",
+    "BenchWorker",
     "ControlLink",
     "Handlers",
     "MarketTally",
@@ -366,6 +369,7 @@ class BenchClient(Protocol):
     """What a worker exposes of its client to the shared scenarios (one per library)."""
 
     username: str
+    account_id: int
     recorder: Recorder
     #: The market kinds its suite delivers one event each for (the "dropped" count).
     market_kinds: tuple[str, ...]
@@ -387,6 +391,8 @@ class BenchClient(Protocol):
         ...
 
     def raw_http(self) -> dict[str, Callable[[], Awaitable[object]]]: ...
+
+    async def close(self) -> None: ...
 
 
 async def _burst(call: Callable[[], Awaitable[object]], width: int) -> tuple[float, list[float]]:
@@ -558,3 +564,96 @@ async def market_round(
         "market.sent": sent,
         "market.delivered": dict(tally.counts),
     }
+
+
+# ---------------------------------------------------------------- the worker
+
+
+Scenario = Callable[[BenchClient, dict[str, Any]], Awaitable[dict[str, Any]]]
+SimScenario = Callable[[BenchClient, ControlLink, dict[str, Any]], Awaitable[dict[str, Any]]]
+Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class BenchWorker:
+    """One library's side of the benchmark: the lifecycle and the network scenarios,
+    shared; the client (``open_client``) and the in-process paths, per library."""
+
+    #: The distributions whose versions the report names.
+    packages: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.client: BenchClient | None = None
+        self.sim: ControlLink | None = None
+        self.feed: ControlLink | None = None
+        self.feed_urls: dict[str, str] = {}
+
+    async def open_client(self, username: str, urls: dict[str, str]) -> BenchClient:
+        """The library's suite on the simulator, its handlers attached."""
+        raise NotImplementedError
+
+    def in_process(self) -> Handlers:
+        """ticks, decode, fsm, bus, wire, memory: measured inside this process."""
+        raise NotImplementedError
+
+    def handlers(self) -> Handlers:
+        return {
+            "setup": self.setup,
+            "quit": self.quit,
+            **self.in_process(),
+            "search": self.network(search_round),
+            "place": self.network(place_round),
+            "http": self.network(http_round),
+            "fill": self.with_sim(fill_round),
+            "bracket": self.with_sim(bracket_round),
+            "reconnect": self.with_sim(reconnect_round),
+            "market": self.market,
+        }
+
+    async def setup(self, params: dict[str, Any]) -> dict[str, Any]:
+        urls: dict[str, str] = params["urls"]
+        self.sim = ControlLink(urls["control_url"])
+        if "feed_control_url" in urls:
+            self.feed = ControlLink(urls["feed_control_url"])
+            self.feed_urls = {
+                "user_hub_url": urls["feed_url"] + "/hubs/user",
+                "market_hub_url": urls["feed_url"] + "/hubs/market",
+            }
+        self.client = await self.open_client(params["username"], urls)
+        self.sim.call("set_balance", account_id=self.client.account_id, balance=params["balance"])
+        return self.describe()
+
+    def describe(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        return {
+            "python": platform.python_version(),
+            "loop": f"{type(loop).__module__}.{type(loop).__name__}",
+            "versions": {name: version(name) for name in self.packages},
+        }
+
+    async def quit(self, _params: dict[str, Any]) -> dict[str, Any]:
+        if self.client is not None:
+            await self.client.close()
+        return {}
+
+    def connected(self) -> BenchClient:
+        if self.client is None:
+            raise RuntimeError("setup first")
+        return self.client
+
+    def network(self, scenario: Scenario) -> Operation:
+        async def run(params: dict[str, Any]) -> dict[str, Any]:
+            return await scenario(self.connected(), params)
+
+        return run
+
+    def with_sim(self, scenario: SimScenario) -> Operation:
+        async def run(params: dict[str, Any]) -> dict[str, Any]:
+            assert self.sim is not None
+            return await scenario(self.connected(), self.sim, params)
+
+        return run
+
+    async def market(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.feed is None:
+            raise RuntimeError("no feed server")
+        return await market_round(self.connected(), self.feed, self.feed_urls, params)

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from importlib.metadata import version
 from typing import Any, cast
 
 import numpy as np
@@ -27,7 +25,7 @@ from pxfast import _ticks
 from pxfast._fsm import OrderTable
 from pxfast._wire import FrameDecoder
 from pxfast.bench import common
-from pxfast.bench.common import BenchClient, ControlLink, MarketTally, Recorder
+from pxfast.bench.common import BenchClient, MarketTally, Recorder
 from pxfast.client.http import HttpClient
 from pxfast.client.project_x import ProjectX
 from pxfast.client.ratelimit import BucketSpec, RateBudget
@@ -180,97 +178,28 @@ async def _suite(username: str, config: ProjectXConfig) -> TradingSuite:
     return suite
 
 
-class Worker:
-    def __init__(self) -> None:
-        self.client: PxfastClient | None = None
-        self.sim: ControlLink | None = None
-        self.feed: ControlLink | None = None
-        self.feed_urls: dict[str, str] = {}
+class Worker(common.BenchWorker):
+    packages = ("pxfast", "msgspec", "picows", "uvloop", "numpy", "aiohttp")
 
-    def handlers(self) -> common.Handlers:
+    async def open_client(self, username: str, urls: dict[str, str]) -> BenchClient:
+        config = ProjectXConfig(
+            api_url=urls["api_url"],
+            user_hub_url=urls["user_hub_url"],
+            market_hub_url=urls["market_hub_url"],
+        )
+        client = PxfastClient(await _suite(username, config), username, urls)
+        await client.attach()
+        return client
+
+    def in_process(self) -> common.Handlers:
         return {
-            "setup": self.setup,
-            "quit": self.quit,
             "ticks": self.ticks,
             "decode": self.decode,
             "fsm": self.fsm,
             "bus": self.bus,
             "wire": self.wire,
             "memory": self.memory,
-            "search": self.network(common.search_round),
-            "place": self.network(common.place_round),
-            "http": self.network(common.http_round),
-            "fill": self.with_sim(common.fill_round),
-            "bracket": self.with_sim(common.bracket_round),
-            "reconnect": self.with_sim(common.reconnect_round),
-            "market": self.market,
         }
-
-    # -- lifecycle ----------------------------------------------------------------
-
-    async def setup(self, params: dict[str, Any]) -> dict[str, Any]:
-        urls: dict[str, str] = params["urls"]
-        self.sim = ControlLink(urls["control_url"])
-        if "feed_control_url" in urls:
-            self.feed = ControlLink(urls["feed_control_url"])
-            self.feed_urls = {
-                "user_hub_url": urls["feed_url"] + "/hubs/user",
-                "market_hub_url": urls["feed_url"] + "/hubs/market",
-            }
-        config = ProjectXConfig(
-            api_url=urls["api_url"],
-            user_hub_url=urls["user_hub_url"],
-            market_hub_url=urls["market_hub_url"],
-        )
-        suite = await _suite(params["username"], config)
-        self.client = PxfastClient(suite, params["username"], urls)
-        await self.client.attach()
-        self.sim.call("set_balance", account_id=self.client.account_id, balance=params["balance"])
-        return self.describe()
-
-    def describe(self) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        return {
-            "python": platform.python_version(),
-            "loop": f"{type(loop).__module__}.{type(loop).__name__}",
-            "versions": {
-                name: version(name)
-                for name in ("pxfast", "msgspec", "picows", "uvloop", "numpy", "aiohttp")
-            },
-        }
-
-    async def quit(self, _params: dict[str, Any]) -> dict[str, Any]:
-        if self.client is not None:
-            await self.client.close()
-        return {}
-
-    def _client(self) -> PxfastClient:
-        if self.client is None:
-            raise RuntimeError("setup first")
-        return self.client
-
-    def network(
-        self, scenario: Callable[[BenchClient, dict[str, Any]], Awaitable[dict[str, Any]]]
-    ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
-        async def run(params: dict[str, Any]) -> dict[str, Any]:
-            return await scenario(self._client(), params)
-
-        return run
-
-    def with_sim(
-        self,
-        scenario: Callable[[BenchClient, ControlLink, dict[str, Any]], Awaitable[dict[str, Any]]],
-    ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
-        async def run(params: dict[str, Any]) -> dict[str, Any]:
-            assert self.sim is not None
-            return await scenario(self._client(), self.sim, params)
-
-        return run
-
-    async def market(self, params: dict[str, Any]) -> dict[str, Any]:
-        if self.feed is None:
-            raise RuntimeError("no feed server")
-        return await common.market_round(self._client(), self.feed, self.feed_urls, params)
 
     # -- in-process paths --------------------------------------------------------------
 
