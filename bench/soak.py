@@ -267,9 +267,13 @@ class Checkpoint:
     cycles: int
     seconds: float
     rss_mb: float
+    #: Python objects allocated (thousands): flat when the state is bounded, whatever
+    #: the allocator's arenas keep resident after a transient peak.
+    py_kblocks: float
     table_kib: float
     #: Finished orders the client has forgotten (past its window) so far.
     pruned: int
+    #: Fills the client holds (those within its window).
     fills: int
     faults: int
     violations: list[str]
@@ -284,6 +288,7 @@ class SoakReport:
     fills_lost: set[int] = field(default_factory=set)
     fills_duplicated: set[int] = field(default_factory=set)
     operations: int = 0
+    fills_delivered: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     health: dict[str, Any] = field(default_factory=dict)
 
@@ -309,7 +314,9 @@ async def soak(
     less than a window apart, or orders would go unchecked (reported if so).
     """
     suite = await open_suite(
-        venue_endpoints(venue), timeout_seconds=CLIENT_TIMEOUT, reconcile_window=window
+        venue_endpoints(venue),
+        timeout_seconds=CLIENT_TIMEOUT,
+        reconcile_window=window,
     )
     # The simulator's rate limits are off; so is the client's mirror of them.
     big = BucketSpec(10**9, 60.0)
@@ -327,7 +334,10 @@ async def soak(
     baseline: tracemalloc.Snapshot | None = None
     try:
         await bot.start()
-        out("orders  cycles  seconds  rss_MiB  table_KiB  pruned  fills  faults  violations")
+        out(
+            "orders  cycles  seconds  rss_MiB  py_kblocks  table_KiB  pruned  fills_held  faults  "
+            "violations"
+        )
         while True:
             orders_seen = len(table) + stream.forgotten
             if orders_seen >= min(target, orders):
@@ -351,6 +361,7 @@ async def soak(
                     bot.report.cycles,
                     elapsed,
                     rss_mb(),
+                    sys.getallocatedblocks() / 1000,
                     table.memory_bytes() / 1024,
                     stream.forgotten,
                     len(stream.trades),
@@ -360,8 +371,8 @@ async def soak(
                 report.checkpoints.append(mark)
                 out(
                     f"{mark.orders:6d}  {mark.cycles:6d}  {mark.seconds:7.1f}  {mark.rss_mb:7.1f}  "
-                    f"{mark.table_kib:9.1f}  {mark.pruned:6d}  {mark.fills:5d}  {mark.faults:6d}  "
-                    f"{len(problems)}"
+                    f"{mark.py_kblocks:10.1f}  {mark.table_kib:9.1f}  {mark.pruned:6d}  "
+                    f"{mark.fills:10d}  {mark.faults:6d}  {len(problems)}"
                 )
                 for problem in problems[:10]:
                     out(f"    {problem}")
@@ -379,6 +390,7 @@ async def soak(
             await bot.step()
         report.faults = schedule.started
         report.operations = bot.report.operations
+        report.fills_delivered = recorder.fills_delivered
         report.errors = bot.report.errors
         report.health = suite.get_health()
     finally:
@@ -427,7 +439,10 @@ def venue_endpoints(venue: Venue) -> Any:
 def print_report(report: SoakReport, out: Callable[[str], None] = print) -> None:
     first, last = report.checkpoints[0], report.checkpoints[-1]
     out("")
-    out(f"seed {report.seed}: {last.orders} orders, {last.fills} fills, {last.cycles} cycles, ")
+    out(
+        f"seed {report.seed}: {last.orders} orders, {report.fills_delivered} ORDER_FILLED "
+        f"events, {last.cycles} cycles,"
+    )
     out(f"  {report.operations} operations in {last.seconds:.0f} s")
     out("faults injected: " + ", ".join(f"{k} {n}" for k, n in sorted(report.faults.items())))
     out("typed errors the bot handled: " + ", ".join(f"{k} {n}" for k, n in report.errors.items()))
@@ -441,7 +456,8 @@ def print_report(report: SoakReport, out: Callable[[str], None] = print) -> None
         slope = (last.rss_mb - first.rss_mb) * 1024 / ((last.orders - first.orders) / 1000)
         out(
             f"memory: {first.rss_mb:.1f} MiB at {first.orders} orders, {last.rss_mb:.1f} MiB at "
-            f"{last.orders} ({slope:+.0f} KiB per 1000 orders)"
+            f"{last.orders} ({slope:+.0f} KiB per 1000 orders); Python objects "
+            f"{first.py_kblocks:.0f}k -> {last.py_kblocks:.0f}k"
         )
     hubs = report.health.get("hubs", {})
     for name, hub in hubs.items():

@@ -156,6 +156,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.filled: Counter[int] = Counter()
+        self.fills_delivered = 0
         self.gaps = 0
         self.gaps_on_reconnect = 0
         self.hub_events: Counter[tuple[str, str]] = Counter()
@@ -179,6 +180,7 @@ class Recorder:
 
     def _filled(self, event: Event) -> None:
         self.filled[event.data["order_id"]] += 1
+        self.fills_delivered += 1
 
     def _warning(self, event: Event) -> None:
         if event.data.get("kind") == "gap":
