@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,13 +32,11 @@ logger = logging.getLogger(__name__)
 MARKET_STALE_AFTER = 10.0
 #: Default period of the user-state audit while orders work or positions are open.
 AUDIT_INTERVAL = 30.0
-#: Market records handled per event-loop turn during a burst.
-MARKET_SLICE = 256
-#: Queued market records above which the market socket stops being read (and below
-#: which it is read again).
-MARKET_BACKLOG_HIGH = 50_000
-MARKET_BACKLOG_LOW = 10_000
-#: Kernel receive buffer of the market socket: bounds what one read hands over.
+#: Market payload decoded and handled per event-loop turn during a burst: about
+#: 45 records, so an order event waits behind at most that much market data
+#: (incident #143), never behind a whole burst.  Nothing is dropped or coalesced;
+#: a backlog past HubOptions.backlog_high stops the socket being read.
+MARKET_SLICE_BYTES = 16 * 1024
 MARKET_RECEIVE_BUFFER = 128 * 1024
 
 _USER_TOPICS = ("Orders", "Positions", "Trades")
@@ -69,7 +66,9 @@ class RealtimeConnection:
         self.market = MarketStream(route)
         if market_options is None:
             market_options = HubOptions(
-                stale_after=MARKET_STALE_AFTER, receive_buffer=MARKET_RECEIVE_BUFFER
+                stale_after=MARKET_STALE_AFTER,
+                receive_buffer=MARKET_RECEIVE_BUFFER,
+                slice_bytes=MARKET_SLICE_BYTES,
             )
         self.user_hub = HubConnection(
             "user",
@@ -90,10 +89,6 @@ class RealtimeConnection:
             on_state=self._state_changed("market"),
             on_stale=self._stale,
         )
-        self._market_backlog: deque[list[Any]] = deque()
-        self._market_pending = 0
-        self._market_draining = False
-        self._market_paused = False
         #: Extra consumers of each hub's decoded items, after pxfast's own state.
         self.item_listeners: dict[str, list[Callable[[list[Any]], None]]] = {
             "user": [],
@@ -111,50 +106,6 @@ class RealtimeConnection:
             listener(items)
 
     def _market_items(self, items: list[Any]) -> None:
-        """Market data, in bounded slices so the user hub is never starved.
-
-        A burst (the open, a fast market) is queued and worked off at most
-        MARKET_SLICE records per event-loop turn; between slices the loop
-        reads the other sockets, so an order event waits behind one slice,
-        not behind the whole burst (incident #143).  Nothing is dropped or
-        coalesced; if the backlog grows past MARKET_BACKLOG_HIGH the market
-        socket stops being read until it drains (TCP pushes back).
-        """
-        backlog = self._market_backlog
-        if not backlog and len(items) <= MARKET_SLICE:
-            self._deliver_market(items)
-            return
-        backlog.append(items)
-        self._market_pending += len(items)
-        if not self._market_draining:
-            self._market_draining = True
-            asyncio.get_running_loop().call_soon(self._drain_market)
-        if self._market_pending > MARKET_BACKLOG_HIGH and not self._market_paused:
-            self._market_paused = True
-            self.market_hub.pause_reading()
-
-    def _drain_market(self) -> None:
-        backlog = self._market_backlog
-        budget = MARKET_SLICE
-        while backlog and budget > 0:
-            items = backlog[0]
-            if len(items) <= budget:
-                backlog.popleft()
-            else:
-                backlog[0] = items[budget:]
-                items = items[:budget]
-            budget -= len(items)
-            self._market_pending -= len(items)
-            self._deliver_market(items)
-        if backlog:
-            asyncio.get_running_loop().call_soon(self._drain_market)
-        else:
-            self._market_draining = False
-        if self._market_paused and self._market_pending < MARKET_BACKLOG_LOW:
-            self._market_paused = False
-            self.market_hub.resume_reading()
-
-    def _deliver_market(self, items: list[Any]) -> None:
         self.market.on_items(items)
         for listener in self.item_listeners["market"]:
             listener(items)
@@ -272,6 +223,8 @@ class RealtimeConnection:
                 "reconnects": hub.stats.reconnects,
                 "disconnects": hub.stats.disconnects,
                 "stale_events": hub.stats.stale_events,
+                "backlog_bytes": hub.backlog_bytes,
+                "read_pauses": hub.stats.pauses,
                 "decode_errors": hub.decoder.errors,
                 "unknown_targets": hub.decoder.unknown_targets,
                 "last_error": hub.stats.last_error,

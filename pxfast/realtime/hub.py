@@ -32,6 +32,7 @@ import logging
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,13 @@ from picows import (
 )
 
 from pxfast._redact import redacting_logger
-from pxfast._wire import HANDSHAKE_REQUEST, PING_MESSAGE, FrameDecoder, encode_invocation
+from pxfast._wire import (
+    HANDSHAKE_REQUEST,
+    PING_MESSAGE,
+    RECORD_SEPARATOR,
+    FrameDecoder,
+    encode_invocation,
+)
 from pxfast.exceptions import ProjectXConnectionError
 from pxfast.messages import (
     Close,
@@ -97,6 +104,15 @@ class HubOptions:
     #: Kernel receive buffer (SO_RCVBUF) for the socket; None keeps the OS default.
     #: A small one bounds how much one read of a flooding hub hands over at once.
     receive_buffer: int | None = None
+    #: Payload bytes decoded and handled per event-loop turn (None: whole frames at
+    #: once).  A bigger frame waits in a backlog and is worked off in slices, so a
+    #: burst on this hub never holds up the loop (and the other hub) for longer
+    #: than one slice takes.
+    slice_bytes: int | None = None
+    #: Backlog bytes above which the socket stops being read (TCP pushes back on
+    #: the sender), and below which it is read again.
+    backlog_high: int = 16 * 1024 * 1024
+    backlog_low: int = 4 * 1024 * 1024
 
 
 @dataclass
@@ -109,6 +125,8 @@ class HubStats:
     logouts: int = 0
     frames: int = 0
     items: int = 0
+    #: Times a backlog of undecoded frames stopped the socket being read.
+    pauses: int = 0
     last_error: str | None = None
 
 
@@ -122,12 +140,12 @@ class _Listener(WSListener):
         kind = frame.msg_type
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY or kind is WSMsgType.CONTINUATION:
             hub = self.hub
-            try:
-                items = hub.decoder.feed(frame.get_payload_as_memoryview())
-            except Exception:  # the decoder reports bad records as items; this is a bug guard
-                logger.exception("%s hub: frame decoder failed", hub.name)
-                return
-            hub._received(items)
+            payload = frame.get_payload_as_memoryview()
+            limit = hub.options.slice_bytes
+            if limit is not None and (hub._backlog or len(payload) > limit):
+                hub._queue(bytes(payload))  # picows reuses its buffer once this returns
+            else:
+                hub._decode(payload)
         elif kind is WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
@@ -182,6 +200,12 @@ class HubConnection:
         self._drop_reason: str | None = None
         self._ever_connected = False
         self._down_since: float | None = None
+        #: Frames received but not yet decoded (slice_bytes), the first from _offset on.
+        self._backlog: deque[bytes] = deque()
+        self._offset = 0
+        self._backlog_bytes = 0
+        self._draining = False
+        self._paused = False
 
     # ------------------------------------------------------------------ public
 
@@ -199,6 +223,11 @@ class HubConnection:
 
     def last_data_age(self) -> float | None:
         return time.monotonic() - self._last_data if self._last_data else None
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Received payload not yet decoded (see ``HubOptions.slice_bytes``)."""
+        return self._backlog_bytes
 
     @property
     def subscriptions(self) -> list[tuple[str, tuple[Any, ...]]]:
@@ -515,9 +544,66 @@ class HubConnection:
         if forward:
             self._on_items(items)
 
+    def _decode(self, payload: bytes | memoryview) -> None:
+        try:
+            items = self.decoder.feed(payload)
+        except Exception:  # the decoder reports bad records as items; this is a bug guard
+            logger.exception("%s hub: frame decoder failed", self.name)
+            return
+        self._received(items)
+
+    def _queue(self, payload: bytes) -> None:
+        self._backlog.append(payload)
+        self._backlog_bytes += len(payload)
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().call_soon(self._drain)
+        if self._backlog_bytes > self.options.backlog_high and not self._paused:
+            self._paused = True
+            self.stats.pauses += 1
+            self.pause_reading()
+
+    def _drain(self) -> None:
+        """Decode one slice of the backlog, cut at a record separator; again next turn."""
+        backlog = self._backlog
+        if not backlog:
+            self._draining = False
+            return
+        limit = self.options.slice_bytes or len(backlog[0])
+        frame, start = backlog[0], self._offset
+        end = start + limit
+        if end >= len(frame):
+            end = len(frame)
+            backlog.popleft()
+            self._offset = 0
+        else:
+            cut = frame.rfind(RECORD_SEPARATOR, start, end)
+            end = cut + 1 if cut >= 0 else end  # a record over a slice: split (the decoder joins)
+            self._offset = end
+        self._backlog_bytes -= end - start
+        self._decode(memoryview(frame)[start:end])
+        if self._paused and self._backlog_bytes < self.options.backlog_low:
+            self._paused = False
+            self.resume_reading()
+        if backlog:
+            asyncio.get_running_loop().call_soon(self._drain)
+        else:
+            self._draining = False
+
+    def _flush_backlog(self) -> None:
+        """Decode what the lost connection delivered before its decoder is reset."""
+        backlog, self._backlog = self._backlog, deque()
+        if backlog:
+            backlog[0] = backlog[0][self._offset :]
+        self._offset = self._backlog_bytes = 0
+        self._paused = False
+        for frame in backlog:
+            self._decode(frame)
+
     def _lost(self, listener: _Listener) -> None:
         if listener is not self._listener:
             return  # a socket already dropped; its connection is over
+        self._flush_backlog()
         self._lost_event.set()
         handshake = self._handshake
         if handshake is not None and not handshake.done():

@@ -279,3 +279,43 @@ async def test_project_x_py_realtime_client_callbacks(make_simulator: MakeSimula
             assert realtime.get_stats()["user_connected"]
         finally:
             await realtime.disconnect()
+
+
+def _quote_frame(contract: str, prices: range) -> str:
+    """One WebSocket frame of GatewayQuote records, one per price (a burst, as batched)."""
+    records = [
+        '{"type":1,"target":"GatewayQuote","arguments":["%s",{"lastPrice":%d.25,'
+        '"bestBid":%d.0,"bestAsk":%d.5}]}' % (contract, p, p, p)
+        for p in prices
+    ]
+    return "\x1e".join(records)
+
+
+async def test_a_market_burst_is_worked_off_in_slices_behind_user_events(
+    connect: Connect,
+) -> None:
+    options = HubOptions(
+        server_timeout=3.0, slice_bytes=4096, backlog_high=64 * 1024, backlog_low=16 * 1024
+    )
+    s = await connect(market_options=options, paused=True, quote_keepalive=0)
+    await s.rt.subscribe_market([s.contract])
+    quotes: list[float] = []
+    await s.rt.events.on(EventType.QUOTE_UPDATE, lambda e: quotes.append(e.data["last"]))
+    batches: list[int] = []
+    s.rt.item_listeners["market"].append(lambda items: batches.append(len(items)))
+    market_done_at_user_event: list[int] = []
+    s.rt.item_listeners["user"].append(lambda _: market_done_at_user_event.append(sum(batches)))
+    prices = range(20_000, 30_000)  # ~1.2 MB in 10 frames
+    for chunk in range(10):
+        part = prices[chunk * 1000 : (chunk + 1) * 1000]
+        assert s.gw.send_hub_record(_quote_frame(s.contract, part), hub="market") == 1
+    await s.until(lambda: bool(batches), timeout=5)
+    order_id = await s.place()  # its events ride the user hub while the burst is worked off
+    await s.until(lambda: len(quotes) == len(prices))
+    assert quotes == [p + 0.25 for p in prices]  # every record, in wire order, none coalesced
+    assert max(batches) <= 4096 // 100 and len(batches) >= len(prices) // 40
+    assert 0 < market_done_at_user_event[0] < len(prices)  # the order did not wait for the burst
+    assert s.rt.market_hub.stats.pauses >= 1 and s.rt.market_hub.backlog_bytes == 0
+    await s.until(lambda: bool(s.of(EventType.ORDER_FILLED)))
+    assert s.of(EventType.ORDER_FILLED)[0].data["order_id"] == order_id
+    assert s.rt.market_hub.stats.reconnects == 0 and s.rt.market_hub.decoder.errors == 0
