@@ -228,7 +228,12 @@ class Engine:
         ]
 
     def open_orders(self, account: Account) -> list[Order]:
-        return [o for o in account.orders.values() if o.status == OrderStatus.OPEN]
+        return sorted(account.open_orders.values(), key=lambda o: o.id)
+
+    @staticmethod
+    def _set_open(order: Order) -> None:
+        order.status = OrderStatus.OPEN
+        order.account.open_orders[order.id] = order
 
     # -- Order/place -----------------------------------------------------------
 
@@ -267,7 +272,10 @@ class Engine:
                 return self._reject(order, "Linked order not found.")
         if self.margin_check and not self._margin_ok(account, order):
             return self._reject(order, "Insufficient funds.", code=3)
-        order.status = OrderStatus.PENDING if order.type == OrderType.MARKET else OrderStatus.OPEN
+        if order.type == OrderType.MARKET:
+            order.status = OrderStatus.PENDING
+        else:
+            self._set_open(order)
         if order.tag is not None:
             account.tags.add(order.tag)
         self._register(order)
@@ -359,6 +367,7 @@ class Engine:
             resting.add(order)
 
     def _retire(self, order: Order) -> None:
+        order.account.open_orders.pop(order.id, None)
         resting = self._resting.get(order.contract.id)
         if resting is not None:
             resting.discard(order)
@@ -595,7 +604,7 @@ class Engine:
             order.status = OrderStatus.FILLED
             self._retire(order)
         elif order.status == OrderStatus.PENDING:
-            order.status = OrderStatus.OPEN
+            self._set_open(order)
         self._touch(order)
         self._publish_order(order)
         realized = self._apply_to_position(order, quantity, price)
@@ -676,7 +685,7 @@ class Engine:
         fill_price = Fraction(entry.fill_cost, entry.filled)
         level = round(fill_price + child.offset)
         child.size = entry.filled
-        child.status = OrderStatus.OPEN
+        self._set_open(child)
         if child.type == OrderType.LIMIT:
             child.limit = level
         elif child.type == OrderType.STOP:

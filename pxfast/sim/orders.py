@@ -130,6 +130,8 @@ class Account:
     is_visible: bool = True
     simulated: bool = True
     orders: dict[int, Order] = field(default_factory=dict)
+    #: Orders with status Open, so Order/searchOpen need not walk the history.
+    open_orders: dict[int, Order] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
     trades: list[tuple[float, TradeUpdate]] = field(default_factory=list)  # (time, trade)
     tags: set[str] = field(default_factory=set)
