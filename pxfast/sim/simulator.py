@@ -83,6 +83,8 @@ class GatewaySimulator:
                          self.faults, self.clock.now)
         self._control = Control(self) if cfg.control else None
         self._server: asyncio.Server | None = None
+        #: Overlapping restarts run one after another (each ends listening).
+        self._restarting = asyncio.Lock()
         self._connections: set[HttpServerProtocol] = set()
         self.port = cfg.port
 
@@ -124,9 +126,10 @@ class GatewaySimulator:
     async def restart(self, downtime: float = 0.0) -> None:
         """Fault: go away (every connection dropped, nothing listening) and come back on
         the same port after ``downtime`` seconds, with all state kept."""
-        await self._close_server()
-        await asyncio.sleep(downtime)
-        await self._listen()
+        async with self._restarting:
+            await self._close_server()
+            await asyncio.sleep(downtime)
+            await self._listen()
 
     # -- URLs ------------------------------------------------------------------------------
 

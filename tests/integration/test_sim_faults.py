@@ -155,6 +155,16 @@ async def test_restart_keeps_state_and_drops_connections(
     assert (await again.invoke("SubscribeOrders", account_id))["type"] == 3
 
 
+async def test_overlapping_restarts_end_listening_on_the_same_port(
+        simulator: GatewaySimulator, raw_rest_for: Login) -> None:
+    gateway = await raw_rest_for("alice")
+    account_id = await gateway.account_id()
+    port = simulator.port
+    await asyncio.gather(simulator.restart(downtime=0.05), simulator.restart(downtime=0.02))
+    assert simulator.port == port
+    assert len(await gateway.orders(account_id)) == 0  # answering again, state kept
+
+
 async def test_oversize_depth_frames(simulator: GatewaySimulator, raw_rest_for: Login,
                                      raw_hub: OpenHub) -> None:
     gateway = await raw_rest_for("alice")
