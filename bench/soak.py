@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
+import math
 import os
 import random
 import sys
@@ -261,6 +263,33 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def malloc_mb() -> tuple[float, float] | None:
+    """C heap in use and free-but-kept by glibc's malloc (MiB), or None off glibc.
+
+    Python objects over 512 bytes, picows' and uvloop's buffers and the order
+    table all live here: in-use flat while RSS climbs means the allocator keeps
+    freed memory (fragmentation), not that something is held.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
 @dataclass
 class Checkpoint:
     orders: int
@@ -270,6 +299,9 @@ class Checkpoint:
     #: Python objects allocated (thousands): flat when the state is bounded, whatever
     #: the allocator's arenas keep resident after a transient peak.
     py_kblocks: float
+    #: glibc heap in use / free but kept (MiB); NaN off glibc.
+    heap_mb: float
+    heap_free_mb: float
     table_kib: float
     #: Finished orders the client has forgotten (past its window) so far.
     pruned: int
@@ -335,8 +367,8 @@ async def soak(
     try:
         await bot.start()
         out(
-            "orders  cycles  seconds  rss_MiB  py_kblocks  table_KiB  pruned  fills_held  faults  "
-            "violations"
+            "orders  cycles  seconds  rss_MiB  py_kblocks  heap_MiB  heap_free  table_KiB  pruned  "
+            "fills_held  faults  violations"
         )
         while True:
             orders_seen = len(table) + stream.forgotten
@@ -362,6 +394,7 @@ async def soak(
                     elapsed,
                     rss_mb(),
                     sys.getallocatedblocks() / 1000,
+                    *(malloc_mb() or (math.nan, math.nan)),
                     table.memory_bytes() / 1024,
                     stream.forgotten,
                     len(stream.trades),
@@ -371,7 +404,8 @@ async def soak(
                 report.checkpoints.append(mark)
                 out(
                     f"{mark.orders:6d}  {mark.cycles:6d}  {mark.seconds:7.1f}  {mark.rss_mb:7.1f}  "
-                    f"{mark.py_kblocks:10.1f}  {mark.table_kib:9.1f}  {mark.pruned:6d}  "
+                    f"{mark.py_kblocks:10.1f}  {mark.heap_mb:8.1f}  {mark.heap_free_mb:9.1f}  "
+                    f"{mark.table_kib:9.1f}  {mark.pruned:6d}  "
                     f"{mark.fills:10d}  {mark.faults:6d}  {len(problems)}"
                 )
                 for problem in problems[:10]:
@@ -457,7 +491,8 @@ def print_report(report: SoakReport, out: Callable[[str], None] = print) -> None
         out(
             f"memory: {first.rss_mb:.1f} MiB at {first.orders} orders, {last.rss_mb:.1f} MiB at "
             f"{last.orders} ({slope:+.0f} KiB per 1000 orders); Python objects "
-            f"{first.py_kblocks:.0f}k -> {last.py_kblocks:.0f}k"
+            f"{first.py_kblocks:.0f}k -> {last.py_kblocks:.0f}k, C heap in use "
+            f"{first.heap_mb:.1f} -> {last.heap_mb:.1f} MiB"
         )
     hubs = report.health.get("hubs", {})
     for name, hub in hubs.items():
@@ -492,9 +527,7 @@ async def run_remote(orders: int, seed: int, checkpoint: int, window: float = WI
         port = int(await child.stdout.readline())
         venue = RemoteControl(f"http://127.0.0.1:{port}")
         try:
-            return await soak(
-                venue, orders=orders, seed=seed, checkpoint=checkpoint, window=window
-            )
+            return await soak(venue, orders=orders, seed=seed, checkpoint=checkpoint, window=window)
         finally:
             await venue.close()
     finally:
