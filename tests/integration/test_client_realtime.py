@@ -284,8 +284,8 @@ async def test_project_x_py_realtime_client_callbacks(make_simulator: MakeSimula
 def _quote_frame(contract: str, prices: range) -> str:
     """One WebSocket frame of GatewayQuote records, one per price (a burst, as batched)."""
     records = [
-        '{"type":1,"target":"GatewayQuote","arguments":["%s",{"lastPrice":%d.25,'
-        '"bestBid":%d.0,"bestAsk":%d.5}]}' % (contract, p, p, p)
+        f'{{"type":1,"target":"GatewayQuote","arguments":["{contract}",{{"lastPrice":{p}.25,'
+        f'"bestBid":{p}.0,"bestAsk":{p}.5}}]}}'
         for p in prices
     ]
     return "\x1e".join(records)
