@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="disable the Gateway's REST rate limits")
     parser.add_argument("--no-control", action="store_true",
                         help="do not serve the /_sim control API")
+    parser.add_argument("--no-live-data", action="store_true",
+                        help="users have no live data subscription: live contract searches "
+                             "find nothing, as on a practice account")
     parser.add_argument("--user", action="append", default=[], metavar="NAME:KEY",
                         help="register a user with this key (repeatable); with any, "
                              "only registered users log in")
@@ -44,7 +47,7 @@ def _config(args: argparse.Namespace) -> SimConfig:
     return SimConfig(
         seed=args.seed, host=args.host, port=args.port, rate=args.rate, paused=args.paused,
         rate_limits=not args.no_rate_limit, control=not args.no_control,
-        open_login=not args.user,
+        open_login=not args.user, live_data=not args.no_live_data,
     )
 
 

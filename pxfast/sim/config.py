@@ -29,6 +29,10 @@ class SimConfig:
     #: "auto_oco" accepts native brackets; "position" rejects them like the Gateway.
     bracket_mode: str = "auto_oco"
     margin_check: bool = True
+    #: Users hold a live market-data subscription.  Without one (a practice
+    #: account), ``live: true`` contract searches and listings find nothing and a
+    #: client must ask again with ``live: false``, as project-x-py does.
+    live_data: bool = True
     #: Read bracket tick signs as price direction instead of using their magnitude.
     signed_bracket_ticks: bool = False
     #: Send user events as ``{"action", "data"}`` (live traffic) or as the bare model (docs).

@@ -373,8 +373,8 @@ class Rest:
 
     def _contract_search(self, user: User | None, body: _ContractSearch,
                          request: Request) -> Any:
-        contracts = [_contract_model(c) for c in self._catalog.search(body.searchText)]
-        return _envelope(Outcome(), contracts=contracts)
+        found = self._catalog.search(body.searchText) if self._sees(body.live) else []
+        return _envelope(Outcome(), contracts=[_contract_model(c) for c in found])
 
     def _contract_by_id(self, user: User | None, body: _ContractById, request: Request) -> Any:
         contract = self._catalog.by_id(body.contractId)
@@ -384,8 +384,12 @@ class Rest:
 
     def _contract_available(self, user: User | None, body: _Available,
                             request: Request) -> Any:
-        contracts = [_contract_model(c) for c in self._catalog.front_contracts()]
-        return _envelope(Outcome(), contracts=contracts)
+        found = self._catalog.front_contracts() if self._sees(body.live) else []
+        return _envelope(Outcome(), contracts=[_contract_model(c) for c in found])
+
+    def _sees(self, live: bool) -> bool:
+        """Whether a contract listing with this ``live`` flag finds anything."""
+        return self._config.live_data or not live
 
     def _bars(self, user: User | None, body: _Bars, request: Request) -> Any:
         contract = self._catalog.by_id(body.contractId)

@@ -64,14 +64,15 @@ def _read_exports(process: subprocess.Popen[bytes]) -> dict[str, str]:
 def start_sim() -> Iterator[SimFactory]:
     """Start ``pxfast sim`` subprocesses (paused market, seed 7) on demand.
 
-    Each call starts a fresh simulator and returns its exported variables;
+    Each call (with extra ``pxfast sim`` options, if any) starts a fresh
+    simulator and returns its exported variables;
     all are stopped after the test.
     """
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start() -> dict[str, str]:
+    def start(*options: str) -> dict[str, str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pxfast.sim", "--seed", "7", "--paused"],
+            [sys.executable, "-m", "pxfast.sim", "--seed", "7", "--paused", *options],
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

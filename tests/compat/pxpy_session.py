@@ -123,6 +123,13 @@ async def run() -> Session:
             assert await suite.client.ping() == "pong"
             return f"account {info.name} ({info.id}), MNQ is {contract_id}"
 
+        async def live_lookup() -> str:
+            # The simulator runs with --no-live-data, as a practice account sees the Gateway.
+            assert await suite.client.search_instruments("MNQ", live=True) == []
+            instrument = await suite.client.get_instrument("MNQ", live=True)
+            assert instrument.id == contract_id, instrument
+            return "live search empty; get_instrument(live=True) fell back to live=False"
+
         async def quotes() -> str:
             data = await s.wait_event("quote_update", lambda d: True)
             return f"QUOTE_UPDATE received: {sorted(data)[:4]}..."
@@ -228,7 +235,8 @@ async def run() -> Session:
             closing = [t for t in trades if t.profitAndLoss is not None]
             return f"{len(trades)} trades, {len(closing)} closing"
 
-        for name, step in (("authenticate", authenticated), ("quotes", quotes),
+        for name, step in (("authenticate", authenticated), ("live_lookup", live_lookup),
+                           ("quotes", quotes),
                            ("market_order", market_order),
                            ("limit_modify_cancel", limit_modify_cancel),
                            ("stop_order", stop_order), ("bracket_order", bracket_order),

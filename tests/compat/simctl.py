@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 #: The ``start_sim`` fixture: starts a standalone simulator, returns its exported variables.
-SimFactory = Callable[[], dict[str, str]]
+SimFactory = Callable[..., dict[str, str]]
 
 
 def control(exports: dict[str, str], operation: str, **kwargs: Any) -> Any:

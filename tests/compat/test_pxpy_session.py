@@ -16,14 +16,16 @@ import os
 import subprocess
 from pathlib import Path
 
+from simctl import SimFactory
+
 SESSION = Path(__file__).with_name("pxpy_session.py")
 SESSION_TIMEOUT = 300
 
 
-def test_project_x_py_session(reference_python: Path, standalone_sim: dict[str, str]) -> None:
+def test_project_x_py_session(reference_python: Path, start_sim: SimFactory) -> None:
     done = subprocess.run(
         [str(reference_python), str(SESSION)],
-        env={**os.environ, **standalone_sim},
+        env={**os.environ, **start_sim("--no-live-data")},
         capture_output=True,
         text=True,
         timeout=SESSION_TIMEOUT,
@@ -39,6 +41,14 @@ def test_project_x_py_session(reference_python: Path, standalone_sim: dict[str, 
     assert summary["failed"] == [], report
     assert done.returncode == 0, report
     assert list(summary["checks"]) == [
-        "authenticate", "quotes", "market_order", "limit_modify_cancel", "stop_order",
-        "bracket_order", "close_positions", "reconnect", "trade_history",
+        "authenticate",
+        "live_lookup",
+        "quotes",
+        "market_order",
+        "limit_modify_cancel",
+        "stop_order",
+        "bracket_order",
+        "close_positions",
+        "reconnect",
+        "trade_history",
     ]

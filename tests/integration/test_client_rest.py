@@ -91,6 +91,19 @@ async def test_instruments_resolve_symbols_and_ids(
         await client.get_instrument("NOSUCH")
 
 
+async def test_live_symbol_lookup_falls_back_to_sim_on_a_practice_account(
+    make_simulator: MakeSimulator,
+) -> None:
+    gw = await make_simulator(live_data=False)
+    async with ProjectX("frank", KEY, _config(gw)) as px:
+        await px.authenticate()
+        assert await px.search_instruments("MNQ", live=True) == []  # the Gateway's answer
+        assert await px.list_available_contracts(live=True) == []
+        mnq = await px.get_instrument("MNQ", live=True)  # asked again with live: false
+        assert mnq.id == gw.contract_id("MNQ")
+        assert [i.id for i in await px.search_instruments("MNQ")] == [mnq.id]
+
+
 async def test_bars_are_ascending_and_limited(client: ProjectX) -> None:
     frame = await client.get_bars("MNQ", days=1, interval=5, limit=50)
     assert len(frame) == 50
