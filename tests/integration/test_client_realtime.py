@@ -282,10 +282,11 @@ async def test_project_x_py_realtime_client_callbacks(make_simulator: MakeSimula
 
 
 def _quote_frame(contract: str, prices: range) -> str:
-    """One WebSocket frame of GatewayQuote records, one per price (a burst, as batched)."""
+    """One WebSocket frame of GatewayQuote records, one per price (a burst, as batched);
+    every 100th record is longer than a 4 KiB slice (a slice then ends inside it)."""
     records = [
         f'{{"type":1,"target":"GatewayQuote","arguments":["{contract}",{{"lastPrice":{p}.25,'
-        f'"bestBid":{p}.0,"bestAsk":{p}.5}}]}}'
+        f'"bestBid":{p}.0,"bestAsk":{p}.5,"symbolName":"{"M" * (5000 if p % 100 == 0 else 3)}"}}]}}'
         for p in prices
     ]
     return "\x1e".join(records)
@@ -305,7 +306,7 @@ async def test_a_market_burst_is_worked_off_in_slices_behind_user_events(
     s.rt.item_listeners["market"].append(lambda items: batches.append(len(items)))
     market_done_at_user_event: list[int] = []
     s.rt.item_listeners["user"].append(lambda _: market_done_at_user_event.append(sum(batches)))
-    prices = range(20_000, 30_000)  # ~1.2 MB in 10 frames
+    prices = range(20_000, 30_000)  # ~1.7 MB in 10 frames
     for chunk in range(10):
         part = prices[chunk * 1000 : (chunk + 1) * 1000]
         assert s.gw.send_hub_record(_quote_frame(s.contract, part), hub="market") == 1
