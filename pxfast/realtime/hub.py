@@ -21,7 +21,9 @@ Liveness is judged per hub, from the transport, never from a score:
 
 Frames are decoded by the compiled ``FrameDecoder`` straight from picows'
 buffer; every decoded item goes to one synchronous ``on_items`` callback, in
-wire order.
+wire order.  With ``slice_bytes`` set, a bigger frame is copied to a backlog
+and decoded one slice per event-loop turn, so a burst on this hub cannot keep
+the loop from the other hub's socket for longer than one slice.
 """
 
 from __future__ import annotations
