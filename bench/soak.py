@@ -33,7 +33,9 @@ import gc
 import math
 import os
 import random
+import re
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections import Counter
@@ -290,15 +292,43 @@ def malloc_mb() -> tuple[float, float] | None:
     return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
 
 
+def pymalloc_mb() -> tuple[float, float]:
+    """Python's small-object allocator: bytes in its arenas and in live blocks (MiB).
+
+    An arena is returned to the OS only when every block in it is free, so a few
+    long-lived objects left in arenas filled by a transient peak keep them
+    resident: arenas over live blocks is that fragmentation.  The figures come
+    from ``sys._debugmallocstats()``, which writes to file descriptor 2.
+    """
+    sys.stderr.flush()
+    with tempfile.TemporaryFile("w+") as sink:
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        text = sink.read()
+
+    def figure(label: str) -> float:
+        found = re.search(rf"^{re.escape(label)}\s*=\s*([\d,]+)", text, re.M)
+        return int(found.group(1).replace(",", "")) / 2**20 if found else math.nan
+
+    arenas = re.search(r"^# arenas allocated current\s*=\s*(\d+)", text, re.M)
+    return (int(arenas.group(1)) if arenas else math.nan), figure("# bytes in allocated blocks")
+
+
 @dataclass
 class Checkpoint:
     orders: int
     cycles: int
     seconds: float
     rss_mb: float
-    #: Python objects allocated (thousands): flat when the state is bounded, whatever
-    #: the allocator's arenas keep resident after a transient peak.
-    py_kblocks: float
+    #: pymalloc arenas held (1 MiB each) and the bytes of live Python objects in them.
+    arenas: float
+    py_mb: float
     #: glibc heap in use / free but kept (MiB); NaN off glibc.
     heap_mb: float
     heap_free_mb: float
@@ -367,8 +397,8 @@ async def soak(
     try:
         await bot.start()
         out(
-            "orders  cycles  seconds  rss_MiB  py_kblocks  heap_MiB  heap_free  table_KiB  pruned  "
-            "fills_held  faults  violations"
+            "orders  cycles  seconds  rss_MiB  arenas  py_MiB  heap_MiB  heap_free  table_KiB  "
+            "pruned  fills_held  faults  violations"
         )
         while True:
             orders_seen = len(table) + stream.forgotten
@@ -393,7 +423,7 @@ async def soak(
                     bot.report.cycles,
                     elapsed,
                     rss_mb(),
-                    sys.getallocatedblocks() / 1000,
+                    *pymalloc_mb(),
                     *(malloc_mb() or (math.nan, math.nan)),
                     table.memory_bytes() / 1024,
                     stream.forgotten,
@@ -404,7 +434,8 @@ async def soak(
                 report.checkpoints.append(mark)
                 out(
                     f"{mark.orders:6d}  {mark.cycles:6d}  {mark.seconds:7.1f}  {mark.rss_mb:7.1f}  "
-                    f"{mark.py_kblocks:10.1f}  {mark.heap_mb:8.1f}  {mark.heap_free_mb:9.1f}  "
+                    f"{mark.arenas:6.0f}  {mark.py_mb:6.1f}  {mark.heap_mb:8.1f}  "
+                    f"{mark.heap_free_mb:9.1f}  "
                     f"{mark.table_kib:9.1f}  {mark.pruned:6d}  "
                     f"{mark.fills:10d}  {mark.faults:6d}  {len(problems)}"
                 )
@@ -490,10 +521,14 @@ def print_report(report: SoakReport, out: Callable[[str], None] = print) -> None
         slope = (last.rss_mb - first.rss_mb) * 1024 / ((last.orders - first.orders) / 1000)
         out(
             f"memory: {first.rss_mb:.1f} MiB at {first.orders} orders, {last.rss_mb:.1f} MiB at "
-            f"{last.orders} ({slope:+.0f} KiB per 1000 orders); Python objects "
-            f"{first.py_kblocks:.0f}k -> {last.py_kblocks:.0f}k, C heap in use "
-            f"{first.heap_mb:.1f} -> {last.heap_mb:.1f} MiB"
+            f"{last.orders} ({slope:+.0f} KiB per 1000 orders); live Python objects "
+            f"{first.py_mb:.1f} -> {last.py_mb:.1f} MiB in {first.arenas:.0f} -> "
+            f"{last.arenas:.0f} arenas, C heap in use {first.heap_mb:.1f} -> {last.heap_mb:.1f} MiB"
         )
+    half = next((c for c in report.checkpoints if c.orders >= last.orders / 2), last)
+    if last.orders > half.orders:
+        late = (last.rss_mb - half.rss_mb) * 1024 / ((last.orders - half.orders) / 1000)
+        out(f"  second half: {half.rss_mb:.1f} -> {last.rss_mb:.1f} MiB ({late:+.0f} KiB per 1000)")
     hubs = report.health.get("hubs", {})
     for name, hub in hubs.items():
         out(
