@@ -591,15 +591,36 @@ class BenchWorker:
         """The library's suite on the simulator, its handlers attached."""
         raise NotImplementedError
 
-    def in_process(self) -> Handlers:
-        """ticks, decode, fsm, bus, wire, memory: measured inside this process."""
+    # The in-process paths, measured inside this process with the library's own objects.
+
+    async def ticks(self, params: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def decode(self, params: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def fsm(self, params: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def bus(self, params: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def wire(self, params: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def memory(self, params: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
     def handlers(self) -> Handlers:
         return {
             "setup": self.setup,
             "quit": self.quit,
-            **self.in_process(),
+            "ticks": self.ticks,
+            "decode": self.decode,
+            "fsm": self.fsm,
+            "bus": self.bus,
+            "wire": self.wire,
+            "memory": self.memory,
             "search": self.network(search_round),
             "place": self.network(place_round),
             "http": self.network(http_round),

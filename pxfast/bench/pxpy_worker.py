@@ -228,16 +228,6 @@ class Worker(common.BenchWorker):
         await client.attach()
         return client
 
-    def in_process(self) -> common.Handlers:
-        return {
-            "ticks": self.ticks,
-            "decode": self.decode,
-            "fsm": self.fsm,
-            "bus": self.bus,
-            "wire": self.wire,
-            "memory": self.memory,
-        }
-
     # -- in-process paths --------------------------------------------------------------
 
     async def ticks(self, params: dict[str, Any]) -> dict[str, Any]:
