@@ -16,22 +16,11 @@ from fault_bot import SIM_SETTINGS, MakeSimulator, OpenSuite, Recorder, open_sui
 from pxfast.sim import GatewaySimulator
 from pxfast.trading_suite import TradingSuite
 
-SEED = 11
-
 
 @pytest.fixture
-async def make_simulator() -> AsyncIterator[MakeSimulator]:
-    started: list[GatewaySimulator] = []
-
-    async def make(**overrides: Any) -> GatewaySimulator:
-        gw = GatewaySimulator(**{"seed": SEED, **SIM_SETTINGS, **overrides})
-        await gw.start()
-        started.append(gw)
-        return gw
-
-    yield make
-    for gw in started:
-        await gw.stop()
+def sim_settings() -> dict[str, Any]:
+    """The root conftest's simulator with short liveness (see ``fault_bot.SIM_SETTINGS``)."""
+    return {"seed": 11, **SIM_SETTINGS}
 
 
 @pytest.fixture

@@ -17,25 +17,7 @@ from sim_wire import Gateway, Hub
 
 from pxfast.sim import GatewaySimulator
 
-SEED = 11
-
 MakeSimulator = Callable[..., Awaitable[GatewaySimulator]]
-
-
-@pytest.fixture
-async def make_simulator() -> AsyncIterator[MakeSimulator]:
-    started: list[GatewaySimulator] = []
-
-    async def make(**overrides: Any) -> GatewaySimulator:
-        settings: dict[str, Any] = {"seed": SEED, "paused": True, **overrides}
-        gw = GatewaySimulator(**settings)
-        await gw.start()
-        started.append(gw)
-        return gw
-
-    yield make
-    for gw in started:
-        await gw.stop()
 
 
 @pytest.fixture
