@@ -37,6 +37,7 @@ AUDIT_INTERVAL = 30.0
 #: (incident #143), never behind a whole burst.  Nothing is dropped or coalesced;
 #: a backlog past HubOptions.backlog_high stops the socket being read.
 MARKET_SLICE_BYTES = 16 * 1024
+#: Kernel receive buffer of the market socket: bounds what one read hands over.
 MARKET_RECEIVE_BUFFER = 128 * 1024
 
 _USER_TOPICS = ("Orders", "Positions", "Trades")
