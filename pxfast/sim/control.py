@@ -28,6 +28,7 @@ _decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 class Control:
     def __init__(self, gw: GatewaySimulator) -> None:
+from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
         self._gw = gw
         self._restarts: set[asyncio.Task[None]] = set()
         faults = gw.faults
@@ -91,3 +92,6 @@ class Control:
     async def _restart_later(self, downtime: float) -> None:
         await asyncio.sleep(0.05)  # let the answer leave first
         await self._gw.restart(downtime)
+        too_deep = depth_error(request.body, REST_MAX_DEPTH)
+        if too_deep is not None:
+            return self._answer(400, {"ok": False, "error": too_deep})

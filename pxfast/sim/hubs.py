@@ -10,6 +10,14 @@ invocation that carries an ``invocationId``; ``headers`` and unknown targets
 event frames hold exactly ``type``, ``target`` and ``arguments``; to make a
 client reconnect, the server just closes the socket.
 
+The handshake and bad records are answered as ASP.NET Core answers them:
+the JSON protocol is granted at any requested version up to its own (1), so
+clients that ask for version 0 (signalrcore) connect; an unknown protocol or
+a newer version gets ASP.NET's handshake error.  A record that cannot be
+read (malformed, not an object, nested deeper than System.Text.Json's 64
+levels) ends that connection alone, with ``{"type":7,"error":"Connection
+closed with an error.","allowReconnect":true}`` once handshaken.
+
 Subscriptions belong to one connection.  A user can subscribe only to its
 own accounts: anything else is silently no data, as the Gateway does for an
 unknown account.  Every event record is encoded once and queued on each
@@ -25,7 +33,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -48,6 +56,7 @@ from pxfast.sim.engine import ACTION_UPDATE, Engine
 from pxfast.sim.faults import Faults
 from pxfast.sim.http import Request, Response, Upgrade
 from pxfast.sim.instruments import Catalog
+from pxfast.sim.jsonlimit import HUB_MAX_DEPTH, depth_error
 from pxfast.sim.market import Book, DepthEntryTuple, Market
 from pxfast.sim.websocket import WebSocketConnection, accept_headers
 from pxfast.types import DomType
@@ -63,6 +72,11 @@ MAX_FRAME = 256 * 1024
 MAX_BACKLOG = 64 * 1024 * 1024
 PING = b'{"type":6}' + RS
 HANDSHAKE_OK = b"{}" + RS
+#: The JSON hub protocol's version; a client may ask for this one or any older.
+JSON_PROTOCOL_VERSION = 1
+CLOSE_WITH_ERROR = (
+    b'{"type":7,"error":"Connection closed with an error.","allowReconnect":true}' + RS)
+HANDSHAKE_FAILED = "An unexpected error occurred during connection handshake."
 
 USER_METHODS = {
     "subscribeaccounts": ("accounts", True),
@@ -84,15 +98,21 @@ MARKET_METHODS = {
 }
 
 
-class _Incoming(msgspec.Struct):
-    """Any client record; only the fields the hub acts on."""
+_Record = TypeVar("_Record", bound=msgspec.Struct)
 
-    type: int = 0
+
+class _HandshakeRequest(msgspec.Struct):
+    protocol: str
+    version: int
+
+
+class _Incoming(msgspec.Struct):
+    """Any client record after the handshake; only the fields the hub acts on."""
+
+    type: int
     target: str | None = None
     arguments: list[Any] = []
     invocationId: str | None = None
-    protocol: str | None = None
-    version: int | None = None
 
 
 class _Completion(msgspec.Struct):
@@ -107,8 +127,19 @@ class _FailedCompletion(msgspec.Struct):
     error: str
 
 
+_decode_handshake = msgspec.json.Decoder(_HandshakeRequest).decode
 _decode_record = msgspec.json.Decoder(_Incoming).decode
 _encode = msgspec.json.Encoder().encode
+
+
+def _read(raw: bytes, decode: Callable[[bytes], _Record]) -> _Record | None:
+    """The decoded record, or None if it cannot be read (malformed, misshapen, too deep)."""
+    if depth_error(raw, HUB_MAX_DEPTH) is not None:
+        return None
+    try:
+        return decode(raw)
+    except msgspec.DecodeError:
+        return None
 
 
 def _prefix(target: str, *head: str) -> bytes:
@@ -151,15 +182,10 @@ class HubSession:
         for raw in data.split(RS):
             if not raw.strip():
                 continue
-            try:
-                record = _decode_record(raw)
-            except msgspec.DecodeError:
-                self.close(1003 if not self.handshaken else 1000)
-                return
-            if not self.handshaken:
-                self._handshake(record)
+            if self.handshaken:
+                self._receive(raw)
             else:
-                self._dispatch(record)
+                self._handshake(raw)
             if self.ws is None or not self.ws.open:
                 return
 
@@ -178,13 +204,31 @@ class HubSession:
 
     # -- protocol -------------------------------------------------------------
 
-    def _handshake(self, record: _Incoming) -> None:
-        if record.protocol != "json" or record.version != 1:
-            self._write(b'{"error":"Requested protocol is not available."}' + RS)
+    def _handshake(self, raw: bytes) -> None:
+        request = _read(raw, _decode_handshake)
+        if request is None:
+            self._refuse(HANDSHAKE_FAILED)
+            return
+        if request.protocol != "json":
+            self._refuse(f"The protocol '{request.protocol}' is not supported.")
+        elif request.version > JSON_PROTOCOL_VERSION:
+            self._refuse(f"The server does not support version {request.version} "
+                         f"of the '{request.protocol}' protocol.")
+        else:
+            self.handshaken = True
+            self._write(HANDSHAKE_OK)
+
+    def _refuse(self, error: str) -> None:
+        self._write(_encode({"error": error}) + RS)
+        self.close()
+
+    def _receive(self, raw: bytes) -> None:
+        record = _read(raw, _decode_record)
+        if record is None:
+            self.send(CLOSE_WITH_ERROR, event=False)
             self.close()
             return
-        self.handshaken = True
-        self._write(HANDSHAKE_OK)
+        self._dispatch(record)
 
     def _dispatch(self, record: _Incoming) -> None:
         if record.type == 1 and record.target is not None:

@@ -27,6 +27,7 @@ from pxfast.sim.http import Request, Response
 from pxfast.sim.instruments import Catalog, Contract
 from pxfast.sim.market import Market
 from pxfast.sim.orders import Account, Bracket, Order, Outcome, PlaceRequest
+from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
 from pxfast.sim.ratelimit import RateLimiter
 from pxfast.types import AggregateBarUnit
 
@@ -330,6 +331,9 @@ class Rest:
 
     def _login(self, name: str, key: str) -> dict[str, Any]:
         user, created = self._auth.check_login(name, key)
+        too_deep = depth_error(raw, REST_MAX_DEPTH)
+        if too_deep is not None:
+            raise BadRequest(too_deep)
         if user is None:
             return _envelope(Outcome(3), token=None)
         if created or not self._engine.accounts_of(user.name):

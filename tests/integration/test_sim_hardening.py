@@ -1,0 +1,150 @@
+"""The simulator against hostile or unusual clients, over loopback like any client.
+
+Each test pins a defect that was found: a SignalR handshake version real
+clients send and that was refused, JSON nested deep enough to blow the
+decoder's recursion (HTTP 500, a dead hub socket), an ``Order/modify`` that
+skipped the margin check ``Order/place`` applies, a control API anyone could
+call, and a login budget that wrong keys could exhaust for the right one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import aiohttp
+import pytest
+from sim_wire import RS, WAIT, Gateway, Hub, data_of
+
+from pxfast.sim import GatewaySimulator
+
+pytestmark = pytest.mark.both_loops
+
+Login = Callable[[str], Awaitable[Gateway]]
+OpenHub = Callable[..., Awaitable[Hub]]
+MakeSimulator = Callable[..., Awaitable[GatewaySimulator]]
+
+TOO_DEEP = "[" * 100_000
+CLOSE_WITH_ERROR = {"type": 7, "error": "Connection closed with an error.",
+                    "allowReconnect": True}
+
+
+async def _post_raw(http: aiohttp.ClientSession, url: str, body: bytes | str,
+                    headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    async with http.post(url, data=body, headers={"Content-Type": "application/json",
+                                                  **(headers or {})}) as response:
+        return response.status, await response.read()
+
+
+# -- SignalR handshake ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [0, 1])
+async def test_json_protocol_versions_up_to_1_are_granted(
+        simulator: GatewaySimulator, raw_rest_for: Login, raw_hub: OpenHub,
+        version: int) -> None:
+    """signalrcore asks for version 0; ASP.NET grants any version up to its own."""
+    gateway = await raw_rest_for("alice")
+    hub = await raw_hub(simulator.user_hub_url, str(gateway.token), handshake=False)
+    await hub.send_raw(json.dumps({"protocol": "json", "version": version}) + RS)
+    assert await hub.expect(lambda r: True) == {}
+    completion = await hub.invoke("SubscribeOrders", await gateway.account_id())
+    assert completion == {"type": 3, "invocationId": "q1", "result": None}
+
+
+@pytest.mark.parametrize(("handshake", "error"), [
+    ('{"protocol":"json","version":2}',
+     "The server does not support version 2 of the 'json' protocol."),
+    ('{"protocol":"messagepack","version":1}', "The protocol 'messagepack' is not supported."),
+    ('{"protocol":"json"}', "An unexpected error occurred during connection handshake."),
+    ("{not json", "An unexpected error occurred during connection handshake."),
+    (TOO_DEEP, "An unexpected error occurred during connection handshake."),
+])
+async def test_refused_handshakes_get_asp_net_errors(
+        simulator: GatewaySimulator, raw_rest_for: Login, raw_hub: OpenHub,
+        handshake: str, error: str) -> None:
+    gateway = await raw_rest_for("alice")
+    hub = await raw_hub(simulator.user_hub_url, str(gateway.token), handshake=False)
+    await hub.send_raw(handshake + RS)
+    assert await hub.expect(lambda r: True) == {"error": error}
+    await asyncio.wait_for(hub.closed.wait(), WAIT)
+
+
+# -- deeply nested JSON ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("record", [
+    TOO_DEEP,
+    '{"type":1,"target":"SubscribeOrders","arguments":' + "[" * 65 + "]" * 65 + "}",
+    "{not json",
+    "[1, 2]",
+    '{"target":"SubscribeOrders","arguments":[1]}',
+])
+async def test_an_unreadable_record_closes_only_its_own_connection(
+        simulator: GatewaySimulator, raw_rest_for: Login, raw_hub: OpenHub,
+        record: str) -> None:
+    gateway = await raw_rest_for("alice")
+    assert gateway.token is not None
+    account_id = await gateway.account_id()
+    bystander = await raw_hub(simulator.user_hub_url, gateway.token)
+    await bystander.invoke("SubscribeOrders", account_id)
+    hostile = await raw_hub(simulator.user_hub_url, gateway.token)
+    await hostile.send_raw(record + RS)
+    assert await hostile.expect(lambda r: r.get("type") == 7) == CLOSE_WITH_ERROR
+    await asyncio.wait_for(hostile.closed.wait(), WAIT)
+
+    contract_id = simulator.contract_id("MNQ")
+    price = Decimal(str(simulator.quote("MNQ")["bid"])) - 50
+    placed = await gateway.place(account_id, contract_id, type=1, limitPrice=float(price))
+    arguments = await bystander.event("GatewayUserOrder")
+    assert data_of(arguments)["id"] == placed["orderId"]
+
+
+async def test_records_nested_up_to_64_levels_are_served(
+        simulator: GatewaySimulator, raw_rest_for: Login, raw_hub: OpenHub) -> None:
+    gateway = await raw_rest_for("alice")
+    hub = await raw_hub(simulator.user_hub_url, str(gateway.token))
+    # The record object is level 1, its arguments level 2: 64 levels in all.
+    nested = "[" * 62 + "]" * 62
+    await hub.send_raw('{"type":1,"target":"Heartbeat","invocationId":"q9","arguments":['
+                       + nested + "]}" + RS)
+    completion = await hub.expect(lambda r: r.get("invocationId") == "q9")
+    assert completion["type"] == 3 and "error" in completion  # an unknown method, no more
+
+
+@pytest.mark.parametrize("body", [
+    TOO_DEEP,
+    '{"userName":"alice","apiKey":"sim-key-000000","x":' + TOO_DEEP,
+    '{"userName":"alice","apiKey":"sim-key-000000","x":' + "[" * 40 + "]" * 40 + "}",
+])
+@pytest.mark.parametrize("endpoint", ["Auth/loginKey", "Order/place"])
+async def test_rest_bodies_nested_too_deep_get_400(
+        simulator: GatewaySimulator, raw_rest_for: Login, raw_http: aiohttp.ClientSession,
+        endpoint: str, body: str) -> None:
+    gateway = await raw_rest_for("alice")
+    status, answer = await _post_raw(raw_http, f"{simulator.api_url}/{endpoint}", body,
+                                     gateway.headers(gateway.token))
+    assert status == 400
+    problem = json.loads(answer)
+    assert problem["status"] == 400
+    assert problem["errors"]["$"] == ["The maximum configured depth of 32 has been exceeded."]
+    # The simulator serves on.
+    assert (await gateway.post("Account/search", {"onlyActiveAccounts": True}))[0] == 200
+
+
+async def test_rest_bodies_nested_32_levels_are_served(
+        simulator: GatewaySimulator, raw_http: aiohttp.ClientSession) -> None:
+    body = '{"userName":"alice","apiKey":"sim-key-000000","x":' + "[" * 31 + "]" * 31 + "}"
+    status, answer = await _post_raw(raw_http, f"{simulator.api_url}/Auth/loginKey", body)
+    assert status == 200 and json.loads(answer)["success"] is True
+
+
+async def test_control_bodies_nested_too_deep_get_400(
+        simulator: GatewaySimulator, raw_http: aiohttp.ClientSession) -> None:
+    assert simulator.control_url is not None
+    status, answer = await _post_raw(raw_http, f"{simulator.control_url}/pause", TOO_DEEP)
+    assert status == 400
+    assert json.loads(answer) == {
+        "ok": False, "error": "The maximum configured depth of 32 has been exceeded."}
