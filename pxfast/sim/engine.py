@@ -53,6 +53,7 @@ BRACKET_TYPES = frozenset((OrderType.LIMIT, OrderType.STOP, OrderType.TRAILING_S
 POSITION_BRACKETS_MESSAGE = (
     "Brackets cannot be used with Position Brackets. You must enable Auto OCO Brackets."
 )
+INSUFFICIENT_FUNDS = "Insufficient funds."
 CENT = Decimal("0.01")
 
 # ``action`` of the user-hub wrapper, as live traffic uses it.
@@ -270,8 +271,8 @@ class Engine:
             partner = account.orders.get(req.linked_order_id)
             if partner is None or not partner.working:
                 return self._reject(order, "Linked order not found.")
-        if self.margin_check and not self._margin_ok(account, order):
-            return self._reject(order, "Insufficient funds.", code=3)
+        if not self._margin_ok(order, order.size):
+            return self._reject(order, INSUFFICIENT_FUNDS, code=3)
         if order.type == OrderType.MARKET:
             order.status = OrderStatus.PENDING
         else:
@@ -394,33 +395,51 @@ class Engine:
         entry.account.orders[child.id] = child
         self.orders[child.id] = child
 
-    def _margin_ok(self, account: Account, order: Order) -> bool:
-        """Would the account still carry its worst-case exposure with this order filled?
+    def _margin_ok(self, order: Order, added: int) -> bool:
+        """Would the account still carry its worst-case exposure with ``added`` more
+        lots working on the order's side of its contract?
 
         Exposure per contract is the larger of the position plus all working
         buys and the position minus all working sells (bracket children only
-        ever reduce it); an order that does not raise the requirement passes.
+        ever reduce it, up to the size they close); a change that does not
+        raise the requirement passes.  Order/place asks with the new order's
+        size, Order/modify with what a bigger size adds.
         """
-        def required(extra: Order | None) -> Decimal:
+        if not self.margin_check or added <= 0:
+            return True
+        account = order.account
+
+        def required(extra: int) -> Decimal:
             total = Decimal(0)
             contract_ids = set(account.positions) | set(account.working_size)
-            if extra is not None:
-                contract_ids.add(extra.contract.id)
+            contract_ids.add(order.contract.id)
             for contract_id in contract_ids:
                 position = account.positions.get(contract_id)
                 held = position.size if position is not None else 0
                 buys, sells = account.working_size.get(contract_id, (0, 0))
-                if extra is not None and extra.contract.id == contract_id:
-                    if extra.buy:
-                        buys += extra.size
+                if contract_id == order.contract.id:
+                    if order.buy:
+                        buys += extra
                     else:
-                        sells += extra.size
+                        sells += extra
                 contract = self._catalog.resolve(contract_id)
                 total += max(abs(held + buys), abs(held - sells)) * contract.margin
             return total
 
-        after = required(order)
-        return after <= account.balance or after <= required(None)
+        after = required(added)
+        return after <= account.balance or after <= required(0)
+
+    @staticmethod
+    def _exposure(order: Order, size: int) -> int:
+        """The lots of a working order, were it ``size``, that can open a position: an
+        entry's unfilled rest; for an active bracket child, what exceeds the position
+        its entry's fills opened (a Suspended child takes its entry's size when it
+        activates, whatever it was set to)."""
+        if order.parent is None:
+            return size - order.filled
+        if order.status in LIVE:
+            return max(0, size - order.parent.filled)
+        return 0
 
     def _count_working(self, order: Order, delta: int) -> None:
         if order.parent is not None or delta == 0:
@@ -442,6 +461,9 @@ class Engine:
         book = self._market.books[order.contract.id]
         if size is not None and (size <= 0 or size < order.filled):
             return Outcome(3, "Invalid order size.")
+        if size is not None and not self._margin_ok(
+                order, self._exposure(order, size) - self._exposure(order, order.size)):
+            return Outcome(3, INSUFFICIENT_FUNDS)
         new_limit, new_stop, new_trail = order.limit, order.stop, order.trail
         if limit_price is not None:
             if order.type not in LIMIT_LIKE:

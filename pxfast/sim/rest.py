@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -42,6 +42,11 @@ class BadRequest(Exception):
 
 
 # -- request bodies ------------------------------------------------------------------
+
+#: A C# ``int``: ASP.NET refuses a body whose value does not fit (400), so no
+#: order size beyond it ever reaches the engine.
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
 
 
 class _LoginKey(msgspec.Struct):
@@ -95,7 +100,7 @@ class _Place(msgspec.Struct):
     contractId: str
     type: int
     side: int
-    size: int
+    size: Int32
     limitPrice: float | None = None
     stopPrice: float | None = None
     trailPrice: float | None = None
@@ -108,7 +113,7 @@ class _Place(msgspec.Struct):
 class _Modify(msgspec.Struct):
     accountId: int
     orderId: int
-    size: int | None = None
+    size: Int32 | None = None
     limitPrice: float | None = None
     stopPrice: float | None = None
     trailPrice: float | None = None
@@ -155,7 +160,7 @@ class _Close(msgspec.Struct):
 class _PartialClose(msgspec.Struct):
     accountId: int
     contractId: str
-    size: int
+    size: Int32
 
 
 # -- responses -------------------------------------------------------------------------

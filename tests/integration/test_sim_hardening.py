@@ -148,3 +148,77 @@ async def test_control_bodies_nested_too_deep_get_400(
     assert status == 400
     assert json.loads(answer) == {
         "ok": False, "error": "The maximum configured depth of 32 has been exceeded."}
+
+
+# -- Order/modify applies Order/place's checks ------------------------------------------
+
+
+async def _resting_buy(simulator: GatewaySimulator, gateway: Gateway) -> tuple[int, int]:
+    account_id = await gateway.account_id()
+    price = Decimal(str(simulator.quote("MNQ")["bid"])) - 100
+    placed = await gateway.place(account_id, simulator.contract_id("MNQ"), type=1,
+                                 limitPrice=float(price))
+    assert placed["success"], placed
+    return account_id, int(placed["orderId"])
+
+
+async def test_modify_to_a_size_the_account_cannot_carry_is_refused(
+        simulator: GatewaySimulator, raw_rest_for: Login) -> None:
+    gateway = await raw_rest_for("alice")
+    account_id, order_id = await _resting_buy(simulator, gateway)
+    before = simulator.account_state(account_id).balance
+
+    answer = await gateway.call("Order/modify",
+                                {"accountId": account_id, "orderId": order_id, "size": 1_000_000})
+    assert answer == {"success": False, "errorCode": 3, "errorMessage": "Insufficient funds."}
+    order = next(o for o in simulator.orders(account_id) if o.id == order_id)
+    assert order.size == 1
+
+    # Order/place refuses the same size with its own code for the case.
+    placed = await gateway.place(account_id, simulator.contract_id("MNQ"), type=1,
+                                 size=1_000_000, limitPrice=order.limitPrice)
+    assert (placed["success"], placed["errorCode"]) == (False, 3)
+
+    # A size the account can carry still goes through, and fills at a sane cost.
+    assert (await gateway.call("Order/modify", {"accountId": account_id, "orderId": order_id,
+                                                "size": 2}))["success"] is True
+    simulator.fill(order_id)
+    state = simulator.account_state(account_id)
+    assert state.positions[simulator.contract_id("MNQ")][0] == 2
+    assert before - state.balance < 10  # two lots' fees, nothing like a huge loss
+
+
+async def test_sizes_beyond_a_csharp_int_are_refused_as_unbindable(
+        simulator: GatewaySimulator, raw_rest_for: Login) -> None:
+    """The reported case: 10^12 lots, accepted and filled, left minus 370 billion."""
+    gateway = await raw_rest_for("alice")
+    account_id, order_id = await _resting_buy(simulator, gateway)
+    status, problem = await gateway.post(
+        "Order/modify", {"accountId": account_id, "orderId": order_id, "size": 10**12})
+    assert status == 400 and "$.size" in problem["errors"]["$"][0]
+    status, _ = await gateway.post("Order/place", {
+        "accountId": account_id, "contractId": simulator.contract_id("MNQ"), "type": 2,
+        "side": 0, "size": 10**12})
+    assert status == 400
+    simulator.fill(order_id)
+    assert simulator.account_state(account_id).balance > 49_000
+
+
+async def test_a_bracket_child_cannot_grow_past_the_position_unmargined(
+        simulator: GatewaySimulator, raw_rest_for: Login) -> None:
+    gateway = await raw_rest_for("alice")
+    account_id = await gateway.account_id()
+    entry = await gateway.place(account_id, simulator.contract_id("MNQ"), type=2,
+                                stopLossBracket={"ticks": 40, "type": 4},
+                                takeProfitBracket={"ticks": 80, "type": 1})
+    assert entry["success"], entry
+    children = [o for o in simulator.orders(account_id)
+                if o.id != entry["orderId"] and o.status == 1]
+    assert len(children) == 2
+    stop = children[0].id
+    refused = await gateway.call("Order/modify",
+                                 {"accountId": account_id, "orderId": stop, "size": 1_000_000})
+    assert (refused["success"], refused["errorCode"]) == (False, 3)
+    kept = await gateway.call("Order/modify", {"accountId": account_id, "orderId": stop,
+                                               "size": 1})
+    assert kept["success"] is True
