@@ -35,6 +35,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -157,20 +158,25 @@ async def _serve_flood() -> None:
     async with GatewaySimulator(
         seed=5, paused=True, rate_limits=False, balance=1e9, client_timeout=0
     ) as gw:
-        print(gw.port, flush=True)
+        print(gw.control_url, flush=True)
         await asyncio.Event().wait()
 
 
 class _Remote:
-    def __init__(self, port: int) -> None:
-        base = f"http://127.0.0.1:{port}"
+    """The child's simulator, from its control URL (which carries the control token)."""
+
+    def __init__(self, control_url: str) -> None:
+        parts = urlsplit(control_url)
+        base = f"{parts.scheme}://{parts.netloc}"
         self.api_url = f"{base}/api"
         self.user_hub_url = f"{base}/hubs/user"
         self.market_hub_url = f"{base}/hubs/market"
         self.http = HttpClient(base)
+        self._control_path = parts.path
 
     async def op(self, name: str, **kwargs: Any) -> Any:
-        response = await self.http.request("POST", f"/_sim/{name}", msgspec.json.encode(kwargs))
+        response = await self.http.request(
+            "POST", f"{self._control_path}/{name}", msgspec.json.encode(kwargs))
         answer = msgspec.json.decode(response.body)
         if not answer["ok"]:
             raise RuntimeError(answer["error"])
@@ -196,7 +202,7 @@ async def measure_flood(seconds: float) -> dict[str, Any]:
         sys.executable, __file__, "--serve-flood", stdout=asyncio.subprocess.PIPE
     )
     assert child.stdout is not None
-    remote = _Remote(int(await child.stdout.readline()))
+    remote = _Remote((await child.stdout.readline()).decode().strip())
     suite = await _suite(remote, FLOOD_SYMBOLS, features=["orderbook"])
     # The child's rate limits are off (hundreds of resting orders); so is the client's mirror.
     unlimited = BucketSpec(10**9, 60.0)

@@ -27,6 +27,7 @@ import re
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -42,7 +43,7 @@ async def serve() -> None:
 
     async with GatewaySimulator(seed=1, paused=True, rate_limits=False,
                                 balance=1e12, client_timeout=0) as gw:
-        print(gw.port, flush=True)
+        print(gw.control_url, flush=True)
         await asyncio.Event().wait()
 
 
@@ -152,10 +153,13 @@ async def bench_place(port: int, session: aiohttp.ClientSession, token: str, acc
     return answered / elapsed, counter[0] / elapsed
 
 
-async def bench_events(port: int, session: aiohttp.ClientSession, token: str,
+async def bench_events(control: str, session: aiohttp.ClientSession, token: str,
                        contracts: list[str], seconds: float) -> tuple[float, float]:
-    """Market-hub records per second with the driver flat out; records per frame."""
-    base = f"http://127.0.0.1:{port}"
+    """Market-hub records per second with the driver flat out; records per frame.
+
+    ``control`` is the simulator's control URL (its control token included)."""
+    parts = urlsplit(control)
+    base = f"{parts.scheme}://{parts.netloc}"
     ws = await connect_hub(session, f"{base}/hubs/market", token)
     for contract in contracts:
         for method in ("SubscribeContractQuotes", "SubscribeContractTrades",
@@ -164,16 +168,16 @@ async def bench_events(port: int, session: aiohttp.ClientSession, token: str,
     counter = [0, 0]
     reader = asyncio.create_task(count_records(ws, counter))
     await asyncio.sleep(0.5)
-    async with session.post(f"{base}/_sim/set_rate", json={"rate": 1_000_000}) as r:
+    async with session.post(f"{control}/set_rate", json={"rate": 1_000_000}) as r:
         assert r.status == 200
-    async with session.post(f"{base}/_sim/resume", json={}) as r:
+    async with session.post(f"{control}/resume", json={}) as r:
         assert r.status == 200
     await asyncio.sleep(1.0)  # warm up
     records0, frames0, start = counter[0], counter[1], time.perf_counter()
     await asyncio.sleep(seconds)
     records, frames = counter[0] - records0, counter[1] - frames0
     elapsed = time.perf_counter() - start
-    async with session.post(f"{base}/_sim/pause", json={}) as r:
+    async with session.post(f"{control}/pause", json={}) as r:
         assert r.status == 200
     reader.cancel()
     await ws.close()
@@ -185,7 +189,9 @@ async def run(seconds: float, connections: int) -> None:
                                                  stdout=asyncio.subprocess.PIPE)
     try:
         assert child.stdout is not None
-        port = int(await child.stdout.readline())
+        control = (await child.stdout.readline()).decode().strip()
+        port = urlsplit(control).port
+        assert port is not None
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:
             async with session.post(f"{base}/api/Auth/loginKey",
@@ -204,7 +210,7 @@ async def run(seconds: float, connections: int) -> None:
                                                        order_type, seconds, connections)
                 print(f"{name:13} {per_second:9.0f} Order/place/s   "
                       f"({events:8.0f} user-hub events/s alongside)")
-            events, per_frame = await bench_events(port, session, token, contracts, seconds)
+            events, per_frame = await bench_events(control, session, token, contracts, seconds)
             print(f"{'hub-events':13} {events:9.0f} market-hub events/s "
                   f"({per_frame:.0f} records per WebSocket frame)")
     finally:

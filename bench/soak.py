@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -101,13 +102,17 @@ class Control(LocalVenue):
 
 
 class RemoteControl:
-    """A simulator in a child process, through its ``/_sim/`` control API."""
+    """A simulator in a child process, through its control API (``control_url``, which
+    carries the control token)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, control_url: str) -> None:
+        parts = urlsplit(control_url)
+        base_url = f"{parts.scheme}://{parts.netloc}"
         self.api_url = f"{base_url}/api"
         self.user_hub_url = f"{base_url}/hubs/user"
         self.market_hub_url = f"{base_url}/hubs/market"
         self._http = HttpClient(base_url, timeout=30.0)
+        self._control_path = parts.path
 
     async def op(self, name: str, **kwargs: Any) -> Any:
         """Call one operation; retried while a restart has the simulator away."""
@@ -115,7 +120,8 @@ class RemoteControl:
         for _ in range(100):
             try:
                 response = await self._http.request(
-                    "POST", f"/_sim/{name}", body, {"Content-Type": "application/json"}
+                    "POST", f"{self._control_path}/{name}", body,
+                    {"Content-Type": "application/json"},
                 )
             except (ConnectFailed, RequestUncertain):
                 await asyncio.sleep(0.1)
@@ -559,8 +565,7 @@ async def run_remote(orders: int, seed: int, checkpoint: int, window: float = WI
     )
     try:
         assert child.stdout is not None
-        port = int(await child.stdout.readline())
-        venue = RemoteControl(f"http://127.0.0.1:{port}")
+        venue = RemoteControl((await child.stdout.readline()).decode().strip())
         try:
             return await soak(venue, orders=orders, seed=seed, checkpoint=checkpoint, window=window)
         finally:
@@ -574,7 +579,7 @@ async def serve(seed: int) -> None:
     """The child process: a simulator with the control API, until terminated."""
     gw = GatewaySimulator(seed=seed, rate_limits=False, balance=1e7, **SIM_SETTINGS)
     async with gw:
-        print(gw.port, flush=True)
+        print(gw.control_url, flush=True)
         await asyncio.Event().wait()
 
 

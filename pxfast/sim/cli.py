@@ -1,8 +1,10 @@
 """``pxfast sim``: run the simulator standalone until interrupted.
 
-It prints export-ready lines first (URLs, credentials, the control URL), so
-``eval "$(pxfast sim | head -6)"``-style scripts and test harnesses that
-read the first lines of its output can point a client at it.
+It prints export-ready lines first (URLs, credentials, the control URL and
+its secret token), so ``eval "$(pxfast sim | head -7)"``-style scripts and
+test harnesses that read the first lines of its output can point a client at
+it and drive it.  The control token is the only key to the control API:
+anyone who reads this output can move prices and act as any user.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from pxfast.sim.config import SimConfig
+from pxfast.sim.control import check_token
 from pxfast.sim.simulator import GatewaySimulator
 
 __all__ = ["add_arguments", "main", "run"]
@@ -35,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="disable the Gateway's REST rate limits")
     parser.add_argument("--no-control", action="store_true",
                         help="do not serve the /_sim control API")
+    parser.add_argument("--control-token", metavar="TOKEN",
+                        help="the control API's secret (letters, digits, - and _); "
+                             "default: a random one, printed at start")
     parser.add_argument("--no-live-data", action="store_true",
                         help="users have no live data subscription: live contract searches "
                              "find nothing, as on a practice account")
@@ -47,6 +53,7 @@ def _config(args: argparse.Namespace) -> SimConfig:
     return SimConfig(
         seed=args.seed, host=args.host, port=args.port, rate=args.rate, paused=args.paused,
         rate_limits=not args.no_rate_limit, control=not args.no_control,
+        control_token=args.control_token,
         open_login=not args.user, live_data=not args.no_live_data,
     )
 
@@ -65,6 +72,7 @@ async def serve(config: SimConfig, users: Sequence[tuple[str, str]]) -> None:
         ]
         if gw.control_url:
             lines.append(f"PXFAST_SIM_CONTROL_URL={gw.control_url}")
+            lines.append(f"PXFAST_SIM_CONTROL_TOKEN={gw.control_token}")
         if not users:
             lines.append("# any user name and API key log in")
         print("\n".join(lines), flush=True)
@@ -84,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"--user wants NAME:KEY, not {item!r}", file=sys.stderr)
             return 2
         users.append((name, key))
+    try:
+        check_token(args.control_token)
+    except ValueError as exc:
+        print(f"--control-token: {exc}", file=sys.stderr)
+        return 2
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows

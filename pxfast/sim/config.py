@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["SimConfig"]
 
@@ -47,5 +47,7 @@ class SimConfig:
     client_timeout: float = 30.0
     #: Repeat a quote to subscribers at least this often, even in a quiet or paused market.
     quote_keepalive: float = 5.0
-    #: Serve the out-of-process control API under ``/_sim/``.
+    #: Serve the out-of-process control API under ``/_sim/<control_token>/``.
     control: bool = True
+    #: The control API's secret; None makes a random one at start.
+    control_token: str | None = field(default=None, repr=False)

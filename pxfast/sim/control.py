@@ -1,35 +1,59 @@
 """The control API over HTTP, for a simulator in another process (``pxfast sim``).
 
-``POST /_sim/<operation>`` with a JSON object of keyword arguments calls the
-``GatewaySimulator`` method of that name and answers ``{"ok": true,
+``POST /_sim/<token>/<operation>`` with a JSON object of keyword arguments
+calls the ``GatewaySimulator`` method of that name and answers ``{"ok": true,
 "result": ...}``, or 400 with ``{"ok": false, "error": ...}``.  Only the
 operations listed here are reachable.  ``restart`` answers first and restarts
 right after, since a restart drops the very connection that asked for it.
+
+The API shares the Gateway's port and can re-key users, log in as them and
+read any account, so it is closed to Gateway credentials: every request must
+carry the simulator's control token, a random secret made at start (or set in
+``SimConfig.control_token``) that only the process which started the
+simulator knows.  It travels in the path, so ``control_url`` stays a plain
+base URL that every consumer appends an operation to.  A missing or wrong
+token is compared in constant time and answered exactly like a path the
+simulator does not serve (404), so the API's presence is not revealed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import re
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from pxfast.sim.http import Request, Response
+from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
 
 if TYPE_CHECKING:
     from pxfast.sim.simulator import GatewaySimulator
 
-__all__ = ["Control"]
+__all__ = ["Control", "check_token"]
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
+
+
+def check_token(token: str | None) -> None:
+    """Refuse a given token that is short or would need escaping in a URL path."""
+    if token is not None and not _TOKEN.fullmatch(token):
+        raise ValueError("a control token is 16 or more letters, digits, '-' and '_'")
+
+
 class Control:
-    def __init__(self, gw: GatewaySimulator) -> None:
-from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
+    def __init__(self, gw: GatewaySimulator, token: str | None = None) -> None:
+        check_token(token)
         self._gw = gw
+        self.token = token or secrets.token_urlsafe(24)
+        self._token_bytes = self.token.encode()
         self._restarts: set[asyncio.Task[None]] = set()
         faults = gw.faults
         self._operations: dict[str, Callable[..., Any]] = {
@@ -67,12 +91,23 @@ from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
             "restart": self._restart,
         }
 
-    def handle(self, request: Request, operation: str) -> Response:
+    def __repr__(self) -> str:
+        return "<Control>"  # never the token
+
+    def handle(self, request: Request, path: str) -> Response:
+        """Serve ``path``, the request path after ``/_sim/``: ``<token>/<operation>``."""
+        token, _, operation = path.partition("/")
+        if not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self._token_bytes):
+            return Response(404, b"", None)  # what any path the simulator does not serve gets
+        operation = operation.rstrip("/").lower()
         function = self._operations.get(operation)
         if function is None:
             return self._answer(404, {"ok": False, "error": f"no operation {operation!r}"})
         if request.method != "POST":
             return Response(405, b"", None, [("Allow", "POST")])
+        too_deep = depth_error(request.body, REST_MAX_DEPTH)
+        if too_deep is not None:
+            return self._answer(400, {"ok": False, "error": too_deep})
         try:
             kwargs = _decode(request.body) if request.body.strip() else {}
             result = function(**kwargs)
@@ -92,6 +127,3 @@ from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
     async def _restart_later(self, downtime: float) -> None:
         await asyncio.sleep(0.05)  # let the answer leave first
         await self._gw.restart(downtime)
-        too_deep = depth_error(request.body, REST_MAX_DEPTH)
-        if too_deep is not None:
-            return self._answer(400, {"ok": False, "error": too_deep})

@@ -2,8 +2,9 @@
 
 One HTTP server serves everything, as the real hosts do by path: REST under
 ``/api/``, the hubs under ``/hubs/user`` and ``/hubs/market`` (negotiate and
-WebSocket), and, unless disabled, the control API under ``/_sim/`` for a
-simulator running in another process.  Paths match case-insensitively.
+WebSocket), and, unless disabled, the control API under ``/_sim/<token>/``
+for a simulator running in another process (``control_url``; see
+``control``).  Gateway paths match case-insensitively.
 
 Control methods change the market or the accounts synchronously, so a test
 can set a price and find the fill already done, its events already queued:
@@ -81,7 +82,7 @@ class GatewaySimulator:
                          quote_keepalive=cfg.quote_keepalive)
         self.rest = Rest(cfg, self.auth, self.engine, self.catalog, self.market, self.limiter,
                          self.faults, self.clock.now)
-        self._control = Control(self) if cfg.control else None
+        self._control = Control(self, cfg.control_token) if cfg.control else None
         self._server: asyncio.Server | None = None
         #: Overlapping restarts run one after another (each ends listening).
         self._restarting = asyncio.Lock()
@@ -152,7 +153,14 @@ class GatewaySimulator:
 
     @property
     def control_url(self) -> str | None:
-        return f"{self.base_url}/_sim" if self._control is not None else None
+        """The control API's base URL, its secret token included (None if disabled)."""
+        if self._control is None:
+            return None
+        return f"{self.base_url}/_sim/{self._control.token}"
+
+    @property
+    def control_token(self) -> str | None:
+        return None if self._control is None else self._control.token
 
     # -- HttpApp -------------------------------------------------------------------------
 
@@ -170,7 +178,7 @@ class GatewaySimulator:
                 if not rest:
                     return Response(400, b"", None)
         if path.startswith("/_sim/") and self._control is not None:
-            return self._control.handle(request, path[6:].rstrip("/"))
+            return self._control.handle(request, request.path[6:])  # the token keeps its case
         return Response(404, b"", None)
 
     def connection_opened(self, protocol: HttpServerProtocol) -> None:

@@ -13,7 +13,8 @@ SimFactory = Callable[..., dict[str, str]]
 
 
 def control(exports: dict[str, str], operation: str, **kwargs: Any) -> Any:
-    """Call the simulator's control API (``POST /_sim/<operation>``); its result."""
+    """Call the simulator's control API (``POST <control URL>/<operation>``; the URL
+    ``pxfast sim`` exports carries the control token the API requires); its result."""
     request = urllib.request.Request(
         f"{exports['PXFAST_SIM_CONTROL_URL']}/{operation}",
         data=json.dumps(kwargs).encode(),

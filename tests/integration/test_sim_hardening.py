@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ import pytest
 from sim_wire import RS, WAIT, Gateway, Hub, data_of
 
 from pxfast.sim import GatewaySimulator
+from pxfast.sim.config import SimConfig
 
 pytestmark = pytest.mark.both_loops
 
@@ -222,3 +224,105 @@ async def test_a_bracket_child_cannot_grow_past_the_position_unmargined(
     kept = await gateway.call("Order/modify", {"accountId": account_id, "orderId": stop,
                                                "size": 1})
     assert kept["success"] is True
+
+
+# -- the control API's token -----------------------------------------------------------
+
+
+async def test_the_control_api_opens_only_to_its_token(
+        make_simulator: MakeSimulator, raw_http: aiohttp.ClientSession) -> None:
+    gw = await make_simulator(open_login=False)
+    gw.add_user("alice", "alice-key-00000000")
+    gateway = Gateway(raw_http, gw.api_url)
+    jwt = await gateway.login("alice", "alice-key-00000000")
+    token = gw.control_token
+    assert token is not None and gw.control_url == f"{gw.base_url}/_sim/{token}"
+    rekey = {"username": "alice", "api_key": "stolen-key-0000000"}
+    bearer = {"Authorization": f"Bearer {jwt}"}
+    refused = [
+        (f"{gw.base_url}/_sim/add_user", {}),  # the old, open path
+        (f"{gw.base_url}/_sim/add_user", bearer),
+        (f"{gw.base_url}/_sim/{jwt}/add_user", {}),
+        (f"{gw.base_url}/_sim/{jwt}/add_user", bearer),
+        (f"{gw.base_url}/_sim/{token[:-1]}/add_user", bearer),
+        (f"{gw.base_url}/_sim/{token}x/add_user", {}),
+        (f"{gw.base_url}/_sim/{token.swapcase()}/add_user", {}),
+        (f"{gw.base_url}/_sim//add_user", {}),
+        (f"{gw.base_url}/_sim/{'é' * 8}/add_user", {}),
+    ]
+    unserved = await _post_raw(raw_http, f"{gw.base_url}/no/such/path", "{}")
+    for url, headers in refused:
+        assert await _post_raw(raw_http, url, json.dumps(rekey), headers) == unserved, url
+    assert unserved[0] == 404
+    # Alice's key is still hers.
+    await gateway.login("alice", "alice-key-00000000")
+    status, body = await gateway.post(
+        "Auth/loginKey", {"userName": "alice", "apiKey": "stolen-key-0000000"}, token=None)
+    assert status == 200 and body["success"] is False
+
+    status, answer = await _post_raw(raw_http, f"{gw.control_url}/account_ids",
+                                     json.dumps({"username": "alice"}))
+    assert status == 200 and json.loads(answer) == {"ok": True,
+                                                    "result": gw.account_ids("alice")}
+
+
+async def test_a_given_control_token_is_used_and_never_shown(
+        make_simulator: MakeSimulator, raw_http: aiohttp.ClientSession) -> None:
+    secret = "given-control-token-0123456789"
+    gw = await make_simulator(control_token=secret)
+    assert gw.control_url == f"{gw.base_url}/_sim/{secret}"
+    assert secret not in repr(gw.config) and secret not in repr(SimConfig(control_token=secret))
+    assert secret not in repr(gw._control)
+    status, _ = await _post_raw(raw_http, f"{gw.control_url}/pause", "{}")
+    assert status == 200
+    with pytest.raises(ValueError, match="control token"):
+        GatewaySimulator(control_token="short")
+    with pytest.raises(ValueError, match="control token"):
+        GatewaySimulator(control_token="has/a/slash/in/it/0123")
+
+
+async def _exports(process: asyncio.subprocess.Process) -> dict[str, str]:
+    """The KEY=VALUE lines ``pxfast sim`` prints up to the control token (bounded)."""
+    assert process.stdout is not None
+    exports: dict[str, str] = {}
+    while "PXFAST_SIM_CONTROL_TOKEN" not in exports:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line, "pxfast sim exited early"
+        key, sep, value = line.decode().strip().partition("=")
+        if sep and not key.startswith("#"):
+            exports[key] = value
+    return exports
+
+
+@pytest.mark.parametrize("given", [None, "a-token-from-the-command-line"])
+async def test_pxfast_sim_prints_its_control_token(
+        raw_http: aiohttp.ClientSession, given: str | None) -> None:
+    options = [] if given is None else ["--control-token", given]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pxfast.sim", "--paused", "--user", "alice:alice-key-00000000",
+        *options, stdout=asyncio.subprocess.PIPE)
+    try:
+        exports = await _exports(process)
+        token = exports["PXFAST_SIM_CONTROL_TOKEN"]
+        assert given is None or token == given
+        assert len(token) >= 16
+        control_url = exports["PXFAST_SIM_CONTROL_URL"]
+        assert control_url.endswith(f"/_sim/{token}")
+        base = control_url.removesuffix(f"/_sim/{token}")
+        status, answer = await _post_raw(raw_http, f"{control_url}/account_ids",
+                                         json.dumps({"username": "alice"}))
+        assert status == 200 and json.loads(answer)["ok"] is True
+        status, _ = await _post_raw(raw_http, f"{base}/_sim/account_ids",
+                                    json.dumps({"username": "alice"}))
+        assert status == 404
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def test_pxfast_sim_refuses_a_bad_control_token() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pxfast.sim", "--control-token", "short",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2 and b"16 or more letters" in err
