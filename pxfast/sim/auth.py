@@ -87,22 +87,21 @@ class Auth:
         self.users[name.lower()] = user
         return user
 
-    def check_login(self, name: str, api_key: str) -> tuple[User | None, bool]:
-        """The user these credentials log in as, and whether it was created just now.
+    def check_login(self, name: str, api_key: str) -> User | None:
+        """The user these credentials log in as, or None.
 
         Unknown names log in (and are created) only in open mode; a user with a
         registered key needs exactly that key.
         """
         if not name or not api_key:
-            return None, False
+            return None
         user = self.users.get(name.lower())
         if user is None:
-            if not self.open_login:
-                return None, False
-            return self.add_user(name), True
-        if user.api_key is not None and not hmac.compare_digest(user.api_key, api_key):
-            return None, False
-        return user, False
+            return self.add_user(name) if self.open_login else None
+        if user.api_key is not None and not hmac.compare_digest(
+                user.api_key.encode(), api_key.encode("utf-8", "surrogatepass")):
+            return None
+        return user
 
     def issue(self, user: User) -> str:
         self._serial += 1

@@ -42,6 +42,9 @@ class SimConfig:
     general_window: float = 60.0
     bars_limit: int = 50
     bars_window: float = 30.0
+    #: Failed logins per peer address (kept apart so they cannot lock a user out).
+    failed_login_limit: int = 200
+    failed_login_window: float = 60.0
     ping_interval: float = 15.0
     #: Close a hub client silent for this long (0 never).
     client_timeout: float = 30.0

@@ -2,11 +2,16 @@
 
 The documented limits are 200 requests per 60 s for all endpoints but bars,
 and 50 per 30 s for bars (an older page says 30; §14.1).  Scope and window
-type are undocumented; this is a sliding window per user (per login name for
-the login calls, which come before any token), exact to the request: the
-``limit``-th request in a window passes, the next one gets 429 with a
-``Retry-After`` that says when the oldest one leaves the window.  Requests
-answered 429 do not count.
+type are undocumented; this is a sliding window per user, exact to the
+request: the ``limit``-th request in a window passes, the next one gets 429
+with a ``Retry-After`` that says when the oldest one leaves the window.
+Requests answered 429 do not count.
+
+A login counts against the user it logs in as only once its key has been
+checked.  Failed logins go to a budget of their own per peer address
+(``failed_logins``), so nobody can lock a user out by sending that user's
+name with wrong keys: the real key still logs in, and the flood of wrong
+ones gets the 429s.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ class Budget:
 
 class RateLimiter:
     def __init__(self, clock: Clock, *, general: Budget = Budget(200, 60.0),
-                 bars: Budget = Budget(50, 30.0), enabled: bool = True) -> None:
+                 bars: Budget = Budget(50, 30.0), failed_logins: Budget = Budget(200, 60.0),
+                 enabled: bool = True) -> None:
         self._clock = clock
-        self.budgets = {"general": general, "bars": bars}
+        self.budgets = {"general": general, "bars": bars, "failed_logins": failed_logins}
         self.enabled = enabled
         self._log: dict[tuple[str, str], deque[float]] = {}
 

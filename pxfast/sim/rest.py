@@ -1,9 +1,11 @@
 """The Gateway's REST endpoints: envelopes, error codes and HTTP statuses as in §2-§5.
 
 Every request goes through the same gate, in this order: route (404), method
-(405), injected fault, token (401; ``Bearer None`` included), rate budget
-(429 with ``Retry-After``), body decoding (400 with an RFC 7807 body, as
-ASP.NET answers a body it cannot bind), then the endpoint.  Business
+(405), injected fault, token (401; ``Bearer None`` included), body decoding
+(400 with an RFC 7807 body, as ASP.NET answers a body it cannot bind, JSON
+nested deeper than ASP.NET's 32 levels included), the credentials of a
+login, rate budget (429 with ``Retry-After``; see ``ratelimit`` for whom a
+login is charged to), then the endpoint.  Business
 failures are 200 with ``success: false`` and the endpoint's own
 ``errorCode``.  An account that does not belong to the token's user is
 "not found": a user can neither read nor change another user's data.
@@ -25,9 +27,9 @@ from pxfast.sim.engine import Engine
 from pxfast.sim.faults import Faults
 from pxfast.sim.http import Request, Response
 from pxfast.sim.instruments import Catalog, Contract
+from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
 from pxfast.sim.market import Market
 from pxfast.sim.orders import Account, Bracket, Order, Outcome, PlaceRequest
-from pxfast.sim.jsonlimit import REST_MAX_DEPTH, depth_error
 from pxfast.sim.ratelimit import RateLimiter
 from pxfast.types import AggregateBarUnit
 
@@ -41,17 +43,21 @@ class BadRequest(Exception):
     """The body cannot be bound to the endpoint's request model."""
 
 
-# -- request bodies ------------------------------------------------------------------
-
 #: A C# ``int``: ASP.NET refuses a body whose value does not fit (400), so no
 #: order size beyond it ever reaches the engine.
 Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 
 
+# -- request bodies ------------------------------------------------------------------
+
 
 class _LoginKey(msgspec.Struct):
     userName: str
     apiKey: str
+
+    @property
+    def secret(self) -> str:
+        return self.apiKey
 
 
 class _LoginApp(msgspec.Struct):
@@ -60,6 +66,10 @@ class _LoginApp(msgspec.Struct):
     deviceId: str | None = None
     appId: str | None = None
     verifyKey: str | None = None
+
+    @property
+    def secret(self) -> str:
+        return self.password
 
 
 class _AccountSearch(msgspec.Struct):
@@ -235,6 +245,8 @@ class _Route:
     method: str = "POST"
     #: Auth/validate refreshes expired tokens; other endpoints refuse them.
     expired_ok: bool = False
+    #: A login: the gate checks its credentials before charging a budget.
+    login: bool = False
 
 
 class Rest:
@@ -251,8 +263,8 @@ class Rest:
         self._now = now
         self._decoders: dict[type[msgspec.Struct], msgspec.json.Decoder[Any]] = {}
         self._routes: dict[str, _Route] = {
-            "auth/loginkey": _Route(self._login_key, _LoginKey, auth=False),
-            "auth/loginapp": _Route(self._login_app, _LoginApp, auth=False),
+            "auth/loginkey": _Route(self._login, _LoginKey, auth=False, login=True),
+            "auth/loginapp": _Route(self._login, _LoginApp, auth=False, login=True),
             "auth/validate": _Route(self._validate, None, expired_ok=True),
             "auth/logout": _Route(self._logout, None),
             "account/search": _Route(self._account_search, _AccountSearch),
@@ -300,8 +312,9 @@ class Rest:
             body = self._decode(route, request.body)
         except BadRequest as exc:
             return problem(400, str(exc))
-        who = user.name if user is not None else self._login_name(body, request)
-        retry_after = self._limiter.admit(who, route.bucket)
+        if route.login:
+            user = self._auth.check_login(body.userName, body.secret)
+        retry_after = self._limiter.admit(*self._budget(route, user, request))
         if retry_after is not None:
             return failure(429, retry_after)
         try:
@@ -318,15 +331,22 @@ class Rest:
     def _decode(self, route: _Route, raw: bytes) -> Any:
         if route.body is None:
             return None
+        too_deep = depth_error(raw, REST_MAX_DEPTH)
+        if too_deep is not None:
+            raise BadRequest(too_deep)
         try:
             return self._decoders[route.body].decode(raw or b"{}")
         except msgspec.DecodeError as exc:
             raise BadRequest(str(exc)) from exc
 
     @staticmethod
-    def _login_name(body: Any, request: Request) -> str:
-        name = getattr(body, "userName", None)
-        return str(name) if name else f"peer:{request.peer.rsplit(':', 1)[0]}"
+    def _budget(route: _Route, user: User | None, request: Request) -> tuple[str, str]:
+        """Who a request is charged to, and in which bucket: the user once known; a
+        failed login to its peer's failed-login budget, never to the name it claimed."""
+        if user is not None:
+            return user.name, route.bucket
+        peer = f"peer:{request.peer.rsplit(':', 1)[0]}"
+        return (peer, "failed_logins") if route.login else (peer, route.bucket)
 
     def _account(self, user: User | None, account_id: int) -> Account | None:
         assert user is not None
@@ -334,24 +354,15 @@ class Rest:
 
     # -- auth ------------------------------------------------------------------------------
 
-    def _login(self, name: str, key: str) -> dict[str, Any]:
-        user, created = self._auth.check_login(name, key)
-        too_deep = depth_error(raw, REST_MAX_DEPTH)
-        if too_deep is not None:
-            raise BadRequest(too_deep)
+    def _login(self, user: User | None, body: _LoginKey | _LoginApp, request: Request) -> Any:
+        """``user`` is whom the gate found the credentials to log in as, if anyone."""
         if user is None:
             return _envelope(Outcome(3), token=None)
-        if created or not self._engine.accounts_of(user.name):
+        if not self._engine.accounts_of(user.name):
             for _ in range(self._config.accounts_per_user):
                 self._engine.open_account(user.name, balance=self._config.balance,
                                           bracket_mode=self._config.bracket_mode)
         return _envelope(Outcome(), token=self._auth.issue(user))
-
-    def _login_key(self, user: User | None, body: _LoginKey, request: Request) -> Any:
-        return self._login(body.userName, body.apiKey)
-
-    def _login_app(self, user: User | None, body: _LoginApp, request: Request) -> Any:
-        return self._login(body.userName, body.password)
 
     def _validate(self, user: User | None, body: None, request: Request) -> Any:
         assert user is not None

@@ -75,7 +75,9 @@ class GatewaySimulator:
         self.faults = Faults(cfg.seed)
         self.limiter = RateLimiter(
             self.clock, general=Budget(cfg.general_limit, cfg.general_window),
-            bars=Budget(cfg.bars_limit, cfg.bars_window), enabled=cfg.rate_limits)
+            bars=Budget(cfg.bars_limit, cfg.bars_window),
+            failed_logins=Budget(cfg.failed_login_limit, cfg.failed_login_window),
+            enabled=cfg.rate_limits)
         self.hubs = Hubs(self.clock, self.auth, self.engine, self.market, self.catalog,
                          self.faults, seed=cfg.seed, wrap_user_events=cfg.wrap_user_events,
                          ping_interval=cfg.ping_interval, client_timeout=cfg.client_timeout,

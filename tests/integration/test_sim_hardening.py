@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import pytest
@@ -326,3 +327,30 @@ async def test_pxfast_sim_refuses_a_bad_control_token() -> None:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2 and b"16 or more letters" in err
+
+
+# -- the login budget --------------------------------------------------------------------
+
+
+async def test_wrong_keys_cannot_lock_the_right_key_out(
+        make_simulator: MakeSimulator, raw_http: aiohttp.ClientSession) -> None:
+    gw = await make_simulator(open_login=False)
+    gw.add_user("xavier", "xaviers-real-key-0000")
+    gateway = Gateway(raw_http, gw.api_url)
+
+    async def login(key: str) -> tuple[int, Any]:
+        return await gateway.post("Auth/loginKey", {"userName": "xavier", "apiKey": key},
+                                  token=None)
+
+    statuses = [(await login(f"guess-{i:06}"))[0] for i in range(250)]
+    assert statuses[:200] == [200] * 200  # each one a failed login (errorCode 3)
+    assert statuses[200:] == [429] * 50  # the flood itself is throttled
+    status, body = await login("xaviers-real-key-0000")
+    assert status == 200 and body["success"] is True
+
+    # A flood of good logins still meets the Gateway's 200-per-minute budget.
+    for _ in range(199):
+        assert (await login("xaviers-real-key-0000"))[0] == 200
+    assert (await login("xaviers-real-key-0000"))[0] == 429
+    gw.advance(60)
+    assert (await login("xaviers-real-key-0000"))[0] == 200
