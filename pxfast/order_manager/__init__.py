@@ -38,7 +38,9 @@ class OrderManager(BracketOrders, PositionOrders):
         """Place ``template`` around ``reference_price`` (default: the current price)."""
         if not isinstance(template, OrderTemplate):
             raise TypeError(f"place_from_template needs an OrderTemplate, got {template!r}")
-        instrument = await self._instrument(contract_id)
+        instrument = await self._instrument(
+            self.default_contract_id if contract_id is None else contract_id
+        )
         tick = self._tick(instrument)
         if reference_price is None:
             reference = await self._reference_price(instrument.id, tick)

@@ -100,7 +100,11 @@ class BracketOrders(OrderCore):
         instrument = await self._instrument(contract_id)
         tick = self._tick(instrument)
         buy = side == OrderSide.BUY
-        entry = tick.align(entry_price) if entry_price is not None and kind != "market" else None
+        entry = (
+            self._align(tick, "entry_price", entry_price)
+            if entry_price is not None and kind != "market"
+            else None
+        )
         anchor = entry if entry is not None else await self._reference_price(instrument.id, tick)
         stop, target = self._leg_prices(
             tick, buy, anchor, stop_loss_price, take_profit_price, stop_offset, target_offset
@@ -156,8 +160,8 @@ class BracketOrders(OrderCore):
             account_id,
         )
 
-    @staticmethod
     def _leg_prices(
+        self,
         tick: TickSize,
         buy: bool,
         anchor: Decimal | None,
@@ -166,18 +170,28 @@ class BracketOrders(OrderCore):
         stop_offset: PriceLike | None,
         target_offset: PriceLike | None,
     ) -> tuple[Decimal, Decimal]:
-        """Absolute stop and target (indicative when anchored on a reference price)."""
+        """Absolute stop and target (indicative when anchored on a reference price).
+
+        A leg an offset puts at or below zero (a long's stop 30000 points
+        under a 21000 entry) is refused like a zero price.
+        """
         direction = 1 if buy else -1
 
-        def leg(price: PriceLike | None, offset: PriceLike | None, sign: int) -> Decimal:
+        def leg(
+            label: str, price: PriceLike | None, offset: PriceLike | None, sign: int
+        ) -> Decimal:
             if price is not None:
-                return tick.align(price)
+                return self._align(tick, label, price)
             assert offset is not None
             if anchor is None:
                 raise _bracket_error("no reference price for a market entry; give a price")
-            return anchor + sign * direction * offset_ticks(tick, offset) * tick.decimal
+            level = anchor + sign * direction * offset_ticks(tick, offset) * tick.decimal
+            return self._positive(label, f"an offset of {offset} from {anchor}", level)
 
-        return leg(stop_price, stop_offset, -1), leg(target_price, target_offset, 1)
+        return (
+            leg("stop_loss_price", stop_price, stop_offset, -1),
+            leg("take_profit_price", target_price, target_offset, 1),
+        )
 
     @staticmethod
     def _ticks(

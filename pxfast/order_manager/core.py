@@ -254,8 +254,7 @@ class OrderCore:
     ) -> None:
         """Typed errors before any I/O (api-surface §3.12)."""
         try:
-            if isinstance(side, bool) or side not in (0, 1):
-                raise ProjectXOrderError(f"Invalid order side: {side}")
+            _check_side(side)
             if isinstance(order_type, bool) or order_type not in range(1, 8):
                 raise ProjectXOrderError(f"Invalid order type: {order_type}")
             if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
@@ -284,13 +283,42 @@ class OrderCore:
         return info.id
 
     async def _instrument(self, contract_id: str | None) -> Instrument:
-        target = contract_id or self.default_contract_id
-        if not isinstance(target, str) or not target.strip():
-            raise ProjectXOrderError(f"Invalid symbol format: {contract_id}")
+        """The instrument of an explicit contract id or symbol.
+
+        A missing or blank id is refused, never replaced by the suite's
+        instrument: a bot that lost its contract id must not trade the
+        default one (project-x-py raises here too).
+        """
+        if not isinstance(contract_id, str) or not contract_id.strip():
+            self.stats["order_validation_failures"] += 1
+            raise ProjectXOrderError(f"Invalid symbol format: {contract_id!r}")
         try:
-            return await self.project_x.get_instrument(target.strip())
+            return await self.project_x.get_instrument(contract_id.strip())
         except ProjectXError as exc:
-            raise ProjectXOrderError(f"Cannot resolve contract {target!r}: {exc}") from exc
+            raise ProjectXOrderError(f"Cannot resolve contract {contract_id!r}: {exc}") from exc
+
+    def _align(self, tick: TickSize, label: str, price: PriceLike) -> Decimal:
+        """``price`` on the tick grid, refused unless it is still > 0 there.
+
+        The check comes after alignment because a positive price below half
+        a tick (0.1 on a 0.25 tick) aligns to zero and would go out as
+        ``limitPrice: 0``; a price beyond exact tick math is refused too.
+        """
+        try:
+            aligned = tick.align(price)
+        except ValueError as exc:
+            self.stats["order_validation_failures"] += 1
+            raise ProjectXOrderError(f"{exc} ({label})") from None
+        return self._positive(label, price, aligned)
+
+    def _positive(self, label: str, given: object, value: Decimal) -> Decimal:
+        """``value`` (a price derived from ``given``) if it is > 0; else the zero-price error."""
+        if value > 0:
+            return value
+        self.stats["order_validation_failures"] += 1
+        raise ProjectXOrderError(
+            f"Invalid price for {label}: {given} is {value} on the tick grid (must be > 0)"
+        )
 
     @staticmethod
     def _tick(instrument: Instrument) -> TickSize:
@@ -326,7 +354,8 @@ class OrderCore:
             )
         ticks = offset_ticks(tick, distance)
         offset = ticks * tick.decimal
-        return reference - offset if side == 1 else reference + offset
+        level = reference - offset if side == 1 else reference + offset
+        return self._positive("trail_price", f"a trail of {distance} from {reference}", level)
 
     def _next_tag(self) -> str:
         return f"{self._tag_prefix}{next(self._tag_seq)}"
@@ -362,15 +391,14 @@ class OrderCore:
         )
         instrument = await self._instrument(contract_id)
         tick = self._tick(instrument)
-        limit = tick.align(limit_price) if limit_price is not None else None
-        stop = tick.align(stop_price) if stop_price is not None else None
-        trail = (
-            await self._trail_level(instrument.id, tick, side, trail_price)
-            if trail_price is not None and order_type == OrderType.TRAILING_STOP
-            else None
-        )
-        if order_type in (OrderType.MARKET, OrderType.JOIN_BID, OrderType.JOIN_ASK):
-            limit = stop = trail = None
+        limit = stop = trail = None
+        if order_type not in (OrderType.MARKET, OrderType.JOIN_BID, OrderType.JOIN_ASK):
+            if limit_price is not None:
+                limit = self._align(tick, "limit_price", limit_price)
+            if stop_price is not None:
+                stop = self._align(tick, "stop_price", stop_price)
+            if trail_price is not None and order_type == OrderType.TRAILING_STOP:
+                trail = await self._trail_level(instrument.id, tick, side, trail_price)
         await self._risk_gate(instrument.id, order_type, side, size, limit, stop, linked_order_id)
         request = schema.PlaceOrderRequest(
             accountId=self._check_account(account_id),
@@ -967,11 +995,11 @@ class OrderCore:
         request = schema.ModifyOrderRequest(accountId=self._check_account(None), orderId=oid)
         changed = False
         if limit_price is not None:
-            aligned = tick.align(limit_price)
+            aligned = self._align(tick, "limit_price", limit_price)
             if current.limitPrice is None or aligned != tick.align(current.limitPrice):
                 request.limitPrice, changed = aligned, True
         if stop_price is not None:
-            aligned = tick.align(stop_price)
+            aligned = self._align(tick, "stop_price", stop_price)
             if current.stopPrice is None or aligned != tick.align(current.stopPrice):
                 request.stopPrice, changed = aligned, True
         if trail_price is not None:
@@ -1259,6 +1287,16 @@ def _check_price(label: str, price: Any) -> None:
         raise ProjectXOrderError(f"Invalid price for {label}: {price}")
     if price <= 0:
         raise ProjectXOrderError(f"Invalid price for {label}: {price} (must be > 0)")
+
+
+def _check_side(side: Any) -> None:
+    """Only 0 or 1 as an int (``OrderSide`` included), checked like the size.
+
+    A float, bool or string side is refused rather than read as BUY or
+    SELL: ``side=1.0`` must not become a sell when ``size=1.0`` is an error.
+    """
+    if isinstance(side, bool) or not isinstance(side, int) or side not in (0, 1):
+        raise ProjectXOrderError(f"Invalid order side: {side}")
 
 
 def _require_price(label: str, price: Any) -> None:
