@@ -42,6 +42,7 @@ __all__ = [
     "OrderTracker",
     "TrailingStopSwap",
     "await_order",
+    "describe_state",
     "track_order",
 ]
 
@@ -123,6 +124,20 @@ async def _gateway_view(manager: OrderManager, order_id: int) -> OrderUpdate | N
 
 def _status_name(status: int) -> str:
     return OrderStatus(status).name if 0 <= status <= 8 else str(status)
+
+
+def describe_state(update: OrderUpdate | None) -> str:
+    """An order's real status for a message: "FILLED (2 at 21000.25)", "CANCELLED after
+    filling 1 of 2", "still OPEN", or unknown when nothing could be read."""
+    if update is None:
+        return "in an unknown state (the Gateway could not be asked): check it before trading"
+    name = _status_name(update.status)
+    filled = update.fillVolume or 0
+    if update.status == OrderStatus.FILLED:
+        return f"FILLED ({filled or update.size} at {update.filledPrice})"
+    if update.status not in TERMINAL:
+        return f"still {name}" + (f" with {filled} of {update.size} filled" if filled else "")
+    return name + (f" after filling {filled} of {update.size}" if filled else "")
 
 
 class OrderTracker:
@@ -236,7 +251,13 @@ class OrderTracker:
                     return True
             except ProjectXError as exc:
                 logger.warning("modify of order %s refused (%s); cancelling it", order_id, exc)
-        await self.order_manager.cancel_order(order_id)
+        if not await self.order_manager.cancel_order(order_id):
+            # Not cancelled: it had already ended (it may have filled) — say which.
+            logger.warning(
+                "order %s was not cancelled: it had already ended %s",
+                order_id,
+                _status_name(self.order_manager.orders.status(order_id)),
+            )
         return False
 
     async def get_current_status(self) -> Order | None:
@@ -414,8 +435,33 @@ class TrailingStopSwap:
             )
             self._finish(None)
             return
-        if not await manager.cancel_order(self.stop_id):
-            await manager.cancel_order(trail.orderId)  # the fixed stop filled meanwhile
+        cancelled, _, stop_what = await manager._cancel_on_behalf(self.stop_id)
+        if not cancelled:
+            # The fixed stop filled (or ended otherwise) meanwhile, or it could not be
+            # cancelled and still works: either way the trailing stop must not stay
+            # as a second exit.
+            _, _, trail_what = await manager._cancel_on_behalf(trail.orderId)
+            logger.warning(
+                "trailing stop swap for entry %s abandoned: the fixed stop %s is %s; "
+                "the trailing stop %s is %s",
+                self.entry_id,
+                self.stop_id,
+                stop_what,
+                trail.orderId,
+                trail_what,
+            )
+            manager.event_bus.dispatch(
+                EventType.WARNING,
+                {
+                    "kind": "trailing_stop_abandoned",
+                    "entry_order_id": self.entry_id,
+                    "stop_order_id": self.stop_id,
+                    "stop_status": stop_what,
+                    "trailing_stop_order_id": trail.orderId,
+                    "trailing_stop_status": trail_what,
+                },
+                "OrderChainBuilder",
+            )
             self._finish(None)
             return
         if self.target_id is not None:

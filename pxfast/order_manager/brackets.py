@@ -22,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pxfast import _fsm
 from pxfast._ticks import TickSize
 from pxfast.client import gateway as ep
-from pxfast.exceptions import ProjectXError, ProjectXOrderError
+from pxfast.client import schema
+from pxfast.exceptions import OrderSubmissionUncertainError, ProjectXError, ProjectXOrderError
 from pxfast.messages import OrderUpdate
 from pxfast.models import BracketOrderResponse, OCOOrderResponse, OrderPlaceResponse
 from pxfast.order_manager.core import (
@@ -37,8 +38,9 @@ from pxfast.order_manager.core import (
     _check_time_in_force,
     offset_ticks,
 )
+from pxfast.order_tracker import TERMINAL, describe_state
 from pxfast.realtime.user_stream import group_label
-from pxfast.types.trading import OrderSide, OrderType
+from pxfast.types.trading import OrderSide, OrderStatus, OrderType
 
 __all__ = ["BracketOrders"]
 
@@ -321,9 +323,13 @@ class BracketOrders(OrderCore):
             account_id=account_id,
         )
         entry_id = entry_response.orderId
-        filled = await self._await_entry_fill(entry_id)
+        filled, what = await self._await_entry_fill(entry_id)
         if filled is None or not filled.fillVolume:
-            raise _bracket_error(f"Bracket entry order {entry_id} did not fill within timeout.")
+            timeout = float(self.config.get("bracket_fill_timeout", 60.0))
+            raise _bracket_error(
+                f"Bracket entry order {entry_id} did not fill within timeout ({timeout:g} s); "
+                f"it is {what}."
+            )
         fill_size = filled.fillVolume
         fill_price = tick.align(filled.filledPrice) if filled.filledPrice is not None else entry
         buy = side == OrderSide.BUY
@@ -341,6 +347,7 @@ class BracketOrders(OrderCore):
         if self.stream is not None:  # the legs' events carry the bracket keys from the start
             self.stream.expect(f"{tag}-SL", group, _fsm.ROLE_STOP)
             self.stream.expect(f"{tag}-TP", group, _fsm.ROLE_TARGET)
+        stop_response: OrderPlaceResponse | None = None
         try:
             stop_response = await self.place_stop_order(
                 contract_id, exit_side, fill_size, stop, custom_tag=f"{tag}-SL"
@@ -354,10 +361,12 @@ class BracketOrders(OrderCore):
                 custom_tag=f"{tag}-TP",
             )
         except ProjectXError as exc:
-            await self._emergency_flatten(contract_id)
+            outcome = await self._unwind_unprotected(
+                contract_id, stop_response.orderId if stop_response else None
+            )
             raise _bracket_error(
-                f"CRITICAL: Bracket order failed - position was unprotected and has been "
-                f"closed: {exc}"
+                f"CRITICAL: Bracket order failed - a protective leg for entry {entry_id} "
+                f"could not be placed ({exc}); {outcome}"
             ) from exc
         await self._link_oco_orders(stop_response.orderId, target_response.orderId)
         self._register_bracket(
@@ -378,12 +387,15 @@ class BracketOrders(OrderCore):
             group_label(group),
         )
 
-    async def _await_entry_fill(self, entry_id: int) -> OrderUpdate | None:
-        """The entry once it ended (or partly filled then ended): its Gateway state.
+    async def _await_entry_fill(self, entry_id: int) -> tuple[OrderUpdate | None, str]:
+        """The entry once it ended (or partly filled then ended): its Gateway state,
+        and that state in words.
 
         The outcome is read from the Gateway, never inferred from a timeout:
         if the wait runs out, the entry is cancelled and its final state
-        fetched — a fill that raced the cancel is found and used.
+        fetched — a fill that raced the cancel is found and used, and a
+        refused cancel leaves the entry's real (working) state to report.
+        None when the Gateway could not be asked.
         """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
@@ -399,23 +411,59 @@ class BracketOrders(OrderCore):
         try:
             await asyncio.wait_for(done, float(self.config.get("bracket_fill_timeout", 60.0)))
         except TimeoutError:
-            await self.cancel_order(entry_id)
+            _, state, what = await self._cancel_on_behalf(entry_id)
+            return state, what
         finally:
             if self.stream is not None:
                 self.stream.unwatch(entry_id, on_change)
-        update = self.orders.get(entry_id)
-        if update is None or update.status not in (2, 3, 4, 5):
-            update = await self._fetch_update(entry_id)
-        return update
+        state = await self._final_state(entry_id)
+        return state, describe_state(state)
 
-    async def _emergency_flatten(self, contract_id: str) -> None:
+    async def _unwind_unprotected(self, contract_id: str, stop_id: int | None) -> str:
+        """A filled entry whose exits could not all be placed: cancel the stop that was
+        placed (a stop working on a flat account would open a new position), then
+        flatten; what really happened to each, for the error message."""
+        parts = []
+        if stop_id is not None:
+            _, stop_state, what = await self._cancel_on_behalf(stop_id)
+            parts.append(f"the stop {stop_id} is {what}")
+            if stop_state is not None and stop_state.status == OrderStatus.FILLED:
+                parts.append("so the stop closed the position")
+                return "; ".join(parts)
+        parts.append(await self._emergency_flatten(contract_id))
+        return "; ".join(parts)
+
+    async def _emergency_flatten(self, contract_id: str) -> str:
+        """Close the position at market; says whether it is closed, never assumes it."""
         try:
-            await self.project_x.session.call(
-                ep.POSITION_CLOSE,
-                {"accountId": self._check_account(None), "contractId": contract_id},
+            reply = cast(
+                schema.Envelope,
+                await self.project_x.session.call(
+                    ep.POSITION_CLOSE,
+                    {"accountId": self._check_account(None), "contractId": contract_id},
+                ),
             )
         except ProjectXError as exc:
-            logger.error("emergency close of %s failed: %s", contract_id, exc)
+            failure = str(exc)
+        else:
+            if reply.success:
+                return "the position was closed at market"
+            failure = reply.errorMessage or f"errorCode {reply.errorCode}"
+        logger.error("emergency close of %s failed: %s", contract_id, failure)
+        try:
+            rows = await self.project_x.search_position_updates()
+        except ProjectXError as exc:
+            return (
+                f"closing the position failed ({failure}) and it could not be read ({exc}): "
+                "it may still be open and UNPROTECTED"
+            )
+        held = next((p for p in rows if p.contractId == contract_id and p.size), None)
+        if held is None:
+            return f"the position is flat (the close itself failed: {failure})"
+        return (
+            f"closing the position failed ({failure}): {held.size} contract(s) are still "
+            "open and UNPROTECTED"
+        )
 
     def _register_bracket(
         self, contract_id: str, group: int, entry: int, stop: int | None, target: int | None
@@ -475,36 +523,34 @@ class BracketOrders(OrderCore):
             _check_oco_price(kind, price, label)
             self._validate(kind, side, size, {}, time_in_force, account_id, custom_tag)
         _check_time_in_force(time_in_force)
+        # Both legs' prices are checked on the tick grid before the first is sent, so a
+        # bad second price cannot leave a first leg to be cancelled again.
+        instrument = await self._instrument(contract_id)
+        tick = self._tick(instrument)
+        for side, _size, kind, price, label in legs:
+            if price is None:
+                continue
+            if kind == OrderType.TRAILING_STOP:
+                await self._trail_level(instrument.id, tick, side, price)
+            else:
+                self._align(tick, f"{label}_price", price)
+        contract_id = instrument.id
         group = self._new_group()
         base = custom_tag or self._next_tag()
-        responses: list[OrderPlaceResponse] = []
-        for index, (side, size, kind, price, _label) in enumerate(legs):
-            tag = f"{base}-{index + 1}"
-            if self.stream is not None:
-                self.stream.expect(tag, group, _fsm.ROLE_FIRST if index == 0 else _fsm.ROLE_SECOND)
-            try:
-                response = await self.place_order(
-                    contract_id,
-                    kind,
-                    side,
-                    size,
-                    limit_price=price if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None,
-                    stop_price=price if kind == OrderType.STOP else None,
-                    trail_price=price if kind == OrderType.TRAILING_STOP else None,
-                    custom_tag=tag,
-                    linked_order_id=responses[0].orderId if responses else None,
-                    account_id=account_id,
-                )
-            except ProjectXError as exc:
-                if responses:
-                    await self._quiet_cancel(responses[0].orderId)
-                    raise ProjectXOrderError(
-                        f"OCO second leg failed ({exc}); the first leg "
-                        f"{responses[0].orderId} was cancelled"
-                    ) from exc
-                raise
-            responses.append(response)
-        first, second = responses
+        first = await self._place_oco_leg(
+            contract_id, legs[0], f"{base}-1", group, None, account_id
+        )
+        ended = self.orders.get(first.orderId)
+        if ended is not None and ended.status in TERMINAL:
+            # A marketable first leg can fill before its partner is sent: the OCO is
+            # decided, and a partner linked to an ended order would be refused anyway.
+            return self._decided_oco(group, first, ended, None)
+        try:
+            second = await self._place_oco_leg(
+                contract_id, legs[1], f"{base}-2", group, first.orderId, account_id
+            )
+        except ProjectXError as exc:
+            return await self._second_leg_failed(group, first, exc)
         await self._link_oco_orders(first.orderId, second.orderId)
         for order_id, role in (
             (first.orderId, _fsm.ROLE_FIRST),
@@ -515,6 +561,87 @@ class BracketOrders(OrderCore):
         return OCOOrderResponse(
             True, group_label(group), first.orderId, second.orderId, first, second, None
         )
+
+    async def _place_oco_leg(
+        self,
+        contract_id: str,
+        leg: tuple[int, int, OrderType, PriceLike | None, str],
+        tag: str,
+        group: int,
+        linked_order_id: int | None,
+        account_id: int | None,
+    ) -> OrderPlaceResponse:
+        side, size, kind, price, _label = leg
+        if self.stream is not None:
+            role = _fsm.ROLE_FIRST if linked_order_id is None else _fsm.ROLE_SECOND
+            self.stream.expect(tag, group, role)
+        return await self.place_order(
+            contract_id,
+            kind,
+            side,
+            size,
+            limit_price=price if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None,
+            stop_price=price if kind == OrderType.STOP else None,
+            trail_price=price if kind == OrderType.TRAILING_STOP else None,
+            custom_tag=tag,
+            linked_order_id=linked_order_id,
+            account_id=account_id,
+        )
+
+    async def _second_leg_failed(
+        self, group: int, first: OrderPlaceResponse, exc: ProjectXError
+    ) -> OCOOrderResponse:
+        """The partner could not be placed: find out what the first leg is before acting.
+
+        A first leg that filled (the usual cause: it was marketable, and the
+        Gateway refuses a partner linked to a filled order) decided the OCO,
+        and is returned as such.  A working one is cancelled, and the error
+        says what became of it (it may fill while the cancel is on its way).
+        A partner whose place is uncertain may be live, so that case is never
+        reported as decided: it is raised as uncertain, with the first leg's
+        real state.
+        """
+        first_id = first.orderId
+        state = await self._final_state(first_id)
+        if state is None or state.status not in TERMINAL:
+            _, state, what = await self._cancel_on_behalf(first_id)
+        else:
+            what = describe_state(state)
+        message = f"OCO second leg failed ({exc}); the first leg {first_id} is {what}"
+        if isinstance(exc, OrderSubmissionUncertainError):
+            raise OrderSubmissionUncertainError(message, payload=exc.payload) from exc
+        if state is not None and state.fillVolume:
+            return self._decided_oco(group, first, state, str(exc))
+        raise ProjectXOrderError(message) from exc
+
+    def _decided_oco(
+        self,
+        group: int,
+        first: OrderPlaceResponse,
+        state: OrderUpdate,
+        refusal: str | None,
+    ) -> OCOOrderResponse:
+        """The response of an OCO whose first leg ended before its partner was placed.
+
+        ``success`` is True when the first leg filled (the pair did its job:
+        one side traded, the other will never work), with the second id None
+        and ``error_message`` saying so; an unfilled end is raised instead.
+        """
+        if first.orderId in self.orders:
+            self.orders.set_group(first.orderId, group, _fsm.ROLE_FIRST)
+        if not state.fillVolume:
+            raise ProjectXOrderError(
+                f"OCO first leg {first.orderId} ended {describe_state(state)} before the "
+                "second leg was placed; the second leg was not placed"
+            )
+        note = (
+            f"OCO decided: the first leg {first.orderId} is {describe_state(state)}; "
+            "the second leg was not placed"
+        )
+        if refusal is not None:
+            note += f" (sending it failed: {refusal})"
+        logger.info("%s", note)
+        return OCOOrderResponse(True, group_label(group), first.orderId, None, first, None, note)
 
 
 def _oco_type(value: str | int | OrderType) -> OrderType:

@@ -45,6 +45,7 @@ from pxfast.exceptions import (
 from pxfast.messages import OrderUpdate
 from pxfast.models import Instrument, Order, OrderPlaceResponse
 from pxfast.order_manager.retry import RetryPolicy
+from pxfast.order_tracker import TERMINAL, describe_state
 from pxfast.types.trading import OrderStatus, OrderType
 
 if TYPE_CHECKING:
@@ -1159,8 +1160,19 @@ class OrderCore:
                 self._spawn(self._quiet_resize(partner, remaining), f"pxfast-oco-resize-{partner}")
 
     async def _quiet_cancel(self, order_id: int) -> None:
+        """Cancel a linked order in the background; a failure is reported, not raised.
+
+        A False from ``cancel_order`` means the order had already ended on
+        its own (a partner that filled too is reported by the fill itself,
+        as ``oco_both_filled``), so only its real state is logged.
+        """
         try:
-            await self.cancel_order(order_id)
+            if not await self.cancel_order(order_id):
+                logger.info(
+                    "linked order %s needed no cancel: it is %s",
+                    order_id,
+                    describe_state(self.orders.get(order_id)),
+                )
         except ProjectXError as exc:
             logger.warning("cancel of linked order %s failed: %s", order_id, exc)
             self.event_bus.dispatch(
@@ -1168,6 +1180,40 @@ class OrderCore:
                 {"kind": "linked_cancel_failed", "order_id": order_id, "error": str(exc)},
                 "OrderManager",
             )
+
+    async def _final_state(self, order_id: int) -> OrderUpdate | None:
+        """The order's state for a decision that must not guess.
+
+        The table's when it shows the order ended, else the Gateway's (folded
+        into the table); None when the Gateway cannot be asked, so that the
+        caller says "unknown" rather than trusting a table that may lag.
+        """
+        update = self.orders.get(order_id)
+        if update is not None and update.status in TERMINAL:
+            return update
+        try:
+            return await self._fetch_update(order_id)
+        except ProjectXError as exc:
+            logger.warning("lookup of order %s failed: %s", order_id, exc)
+            return None
+
+    async def _cancel_on_behalf(self, order_id: int) -> tuple[bool, OrderUpdate | None, str]:
+        """Cancel an order the user did not ask to cancel, and say what became of it.
+
+        (whether the Gateway took the cancel, the order's final state, a text
+        for messages).  The order may fill while the cancel is on its way, or
+        the cancel may be refused: the text is read from the order's state,
+        never assumed from the request, so no caller reports a fill as a cancel.
+        """
+        try:
+            cancelled = await self.cancel_order(order_id)
+        except ProjectXError as exc:
+            state = await self._final_state(order_id)
+            return False, state, f"{describe_state(state)} (the cancel failed: {exc})"
+        state = await self._final_state(order_id)
+        if cancelled and (state is None or state.status not in TERMINAL):
+            return True, state, "CANCELLED (the Gateway took the cancel)"
+        return cancelled, state, describe_state(state)
 
     async def _quiet_resize(self, order_id: int, size: int) -> None:
         try:

@@ -30,7 +30,7 @@ from pxfast.event_bus import EventType
 from pxfast.exceptions import ProjectXError
 from pxfast.messages import OrderUpdate
 from pxfast.models import Order, OrderPlaceResponse, Position
-from pxfast.order_tracker import WORKING, await_order
+from pxfast.order_tracker import WORKING, await_order, describe_state
 from pxfast.types.trading import OrderSide, OrderStatus, OrderType
 
 if TYPE_CHECKING:
@@ -117,7 +117,13 @@ class ManagedTrade:
                     "managed trade on %s ends with an unprotected position; flattening it",
                     self.instrument_id,
                 )
-                await self.positions.close_position_direct(self.instrument_id)
+                closed = await self.positions.close_position_direct(self.instrument_id)
+                if not closed["success"]:
+                    logger.error(
+                        "flattening %s failed (%s): the position may still be open and unprotected",
+                        self.instrument_id,
+                        closed["error"],
+                    )
         except ProjectXError as exc:
             logger.error("managed trade cleanup on %s failed: %s", self.instrument_id, exc)
 
@@ -145,11 +151,25 @@ class ManagedTrade:
         return price
 
     async def _quiet_cancel(self, order_id: int) -> bool:
+        """True if the order is cancelled; otherwise its real state is logged, since it
+        may have filled while the cancel was on its way."""
         try:
-            return await self.orders.cancel_order(order_id)
+            if await self.orders.cancel_order(order_id):
+                return True
+            logger.warning(
+                "order %s of the managed trade on %s was not cancelled: it is %s",
+                order_id,
+                self.instrument_id,
+                describe_state(self.orders.orders.get(order_id)),
+            )
         except ProjectXError as exc:
-            logger.error("cancel of order %s failed: %s", order_id, exc)
-            return False
+            logger.error(
+                "cancel of order %s failed (%s): it is %s",
+                order_id,
+                exc,
+                describe_state(await self.orders._final_state(order_id)),
+            )
+        return False
 
     def _spawn_on_fill(self, order_id: int, action: Any) -> None:
         """Run ``action()`` after every fill (partial or full) of ``order_id``."""

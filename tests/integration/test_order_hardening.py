@@ -10,6 +10,9 @@ sent" is checked where it matters: at the Gateway.
   zero price: 0.1 or 1e-320 on a 0.25 tick, and stop/target/trail levels
   that offsets put at or below zero.
 * A side is 0 or 1 as an int, refused as a float the way a float size is.
+* An OCO whose first leg fills at once is reported as decided, never as a
+  cancelled first leg; a cancel made on the user's behalf reports the
+  order's real final state.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from pxfast.client import ProjectX
+from pxfast.event_bus import Event, EventType
 from pxfast.exceptions import ProjectXOrderError
 from pxfast.models import ProjectXConfig
 from pxfast.order_manager import OrderManager
@@ -73,6 +78,14 @@ async def suite(simulator: GatewaySimulator) -> AsyncIterator[TradingSuite]:
 
 def _orders_sent(requests: list[str]) -> list[str]:
     return [r for r in requests if r in ORDER_ENDPOINTS]
+
+
+async def _status(suite: TradingSuite, order_id: int, status: int) -> None:
+    for _ in range(1000):
+        if suite.orders.orders.status(order_id) == status:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"order {order_id} never reached status {status}")
 
 
 # ---------------------------------------------------------------------- contract id
@@ -197,3 +210,143 @@ async def test_a_side_that_is_not_an_int_is_refused_like_a_float_size(
                 await asyncio.wait_for(make(side)(suite.orders), 10)
     assert _orders_sent(requests) == []
     assert simulator.orders(account) == []
+
+
+# ---------------------------------------------------------------------- OCO
+
+
+async def test_both_oco_prices_are_checked_before_the_first_leg_is_sent(
+    suite: TradingSuite, simulator: GatewaySimulator, requests: list[str]
+) -> None:
+    """A second leg at zero on the grid used to be found out only after the first leg
+    was live (which then had to be cancelled again)."""
+    account = suite.client.get_account_info().id
+    for second_kind, second_price in (("STOP", 0.1), ("TRAILING_STOP", 30000)):
+        with pytest.raises(
+            ProjectXOrderError, match=r"^Invalid price for (second_price|trail_price)"
+        ):
+            await suite.orders.place_oco_order(
+                "MNQ", 1, 1, "LIMIT", P + 50, 1, 1, second_kind, second_price
+            )
+    with pytest.raises(ProjectXOrderError, match=r"^Invalid price for first_price"):
+        await suite.orders.place_oco_order("MNQ", 0, 1, "LIMIT", 1e-320, 0, 1, "STOP", P + 50)
+    assert _orders_sent(requests) == []
+    assert simulator.orders(account) == []
+
+
+# ---------------------------------------------------------------------- OCO decided at once
+
+
+async def test_oco_whose_first_leg_fills_at_once_is_decided_not_cancelled(
+    suite: TradingSuite, simulator: GatewaySimulator, requests: list[str]
+) -> None:
+    """A marketable first leg fills before its partner is sent: the user holds a position,
+    and is told so (it used to be "cancelled" while the position stayed)."""
+    account = suite.client.get_account_info().id
+    response = await suite.orders.place_oco_order("MNQ", 0, 1, "LIMIT", P + 5, 0, 1, "STOP", P + 50)
+    assert response.success
+    assert response.first_order_id is not None and response.second_order_id is None
+    assert response.second_response is None
+    assert response.error_message is not None
+    assert f"first leg {response.first_order_id} is FILLED" in response.error_message
+    assert "second leg was not placed" in response.error_message
+    orders = {o.id: o for o in simulator.orders(account)}
+    assert orders[response.first_order_id].status == 2
+    assert all(
+        o.status not in (1, 3, 6, 8) for o in orders.values()
+    )  # none working, none cancelled
+    assert "order/cancel" not in requests
+    [position] = simulator.positions(account)
+    assert (position.type, position.size) == (1, 1)
+    await _status(suite, response.first_order_id, 2)
+
+
+async def test_oco_second_leg_refusal_reads_the_first_leg_from_the_gateway(
+    simulator: GatewaySimulator, requests: list[str]
+) -> None:
+    """Without a user stream the fill is unseen when the partner is sent; the Gateway
+    refuses the partner ("Linked order not found."), and the first leg's state is then
+    looked up before anything is done: it filled, so nothing is cancelled."""
+    simulator.set_price("MNQ", P)
+    async with ProjectX("bob", KEY, _config(simulator)) as px:
+        await px.authenticate()
+        manager = OrderManager(px)
+        response = await manager.place_oco_order("MNQ", 1, 1, "LIMIT", P - 5, 1, 1, "STOP", P - 50)
+        account = px.get_account_info().id
+    assert response.success and response.second_order_id is None
+    assert response.error_message is not None
+    assert f"first leg {response.first_order_id} is FILLED" in response.error_message
+    assert "sending it failed: Linked order not found" in response.error_message
+    assert _orders_sent(requests) == ["order/place", "order/place"]  # no cancel
+    statuses = sorted(o.status for o in simulator.orders(account))
+    assert statuses == [2, 5]  # the first filled; the partner was refused
+    [position] = simulator.positions(account)
+    assert (position.type, position.size) == (2, 1)
+
+
+async def _on_placed(suite: TradingSuite, suffix: str, action: Callable[[], None]) -> None:
+    """Run ``action`` as soon as the order tagged ``...suffix`` is announced (before the
+    manager sends its next request): a deterministic point between two places."""
+
+    def handler(event: Event) -> None:
+        tag = event.data.get("custom_tag")
+        if isinstance(tag, str) and tag.endswith(suffix):
+            action()
+
+    await suite.orders.event_bus.on(EventType.ORDER_PLACED, handler)
+
+
+async def test_oco_second_leg_failure_cancels_a_working_first_leg_and_says_so(
+    suite: TradingSuite, simulator: GatewaySimulator
+) -> None:
+    account = suite.client.get_account_info().id
+    await _on_placed(suite, "-1", lambda: simulator.faults.fail_requests("Order/place", status=400))
+    with pytest.raises(ProjectXOrderError, match=r"the first leg (\d+) is CANCELLED$") as info:
+        await suite.orders.place_oco_order("MNQ", 1, 1, "LIMIT", P + 50, 1, 1, "STOP", P - 50)
+    assert "OCO second leg failed" in str(info.value)
+    [first] = simulator.orders(account)
+    assert first.status == 3 and f"first leg {first.id} " in str(info.value)
+
+
+# ---------------------------------------------------------------------- client-side brackets
+
+
+async def test_client_bracket_leg_failure_cancels_the_placed_stop_and_reports_the_close(
+    suite: TradingSuite, simulator: GatewaySimulator, requests: list[str]
+) -> None:
+    """The entry filled, the stop was placed, the target was refused: the stop must not
+    stay working on the flattened account (it would open a new position), and the
+    error says what became of the stop and of the position."""
+    account = suite.client.get_account_info().id
+    simulator.set_bracket_mode(account, "position")
+    await _on_placed(
+        suite, "-SL", lambda: simulator.faults.fail_requests("Order/place", status=400)
+    )
+    with pytest.raises(
+        ProjectXOrderError, match=r"^Bracket order operation failed: CRITICAL"
+    ) as info:
+        await suite.orders.place_bracket_order(
+            "MNQ", 0, 1, entry_price=P + 5, stop_offset=10, target_offset=20
+        )
+    message = str(info.value)
+    stop = next(o for o in simulator.orders(account) if o.type == 4)
+    assert stop.status == 3
+    assert f"the stop {stop.id} is CANCELLED" in message
+    assert "the position was closed at market" in message
+    assert simulator.positions(account) == []
+    assert all(o.status not in (1, 6, 8) for o in simulator.orders(account))
+    assert requests.count("position/closecontract") == 1
+
+
+async def test_client_bracket_entry_timeout_reports_the_entry_state(
+    suite: TradingSuite, simulator: GatewaySimulator
+) -> None:
+    account = suite.client.get_account_info().id
+    simulator.set_bracket_mode(account, "position")
+    with pytest.raises(ProjectXOrderError, match="did not fill within timeout") as info:
+        await suite.orders.place_bracket_order(
+            "MNQ", 0, 1, entry_price=P - 10, stop_offset=10, target_offset=20
+        )
+    entry = next(o for o in simulator.orders(account) if o.status != 5)
+    assert entry.status == 3
+    assert str(info.value).endswith("it is CANCELLED.")
