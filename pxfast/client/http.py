@@ -3,9 +3,10 @@
 Every Gateway call is a small JSON POST to one host, so a general-purpose
 client buys nothing here and costs a lot per request (aiohttp and httpx spend
 tens to hundreds of microseconds in Python per call; ``bench/`` measures it).
-This one writes the request in one ``transport.write`` and parses the
-response straight from ``data_received``: status line, headers, and a body
-framed by Content-Length, chunked encoding or connection close.
+This one writes the request in one ``transport.write`` and feeds the answer
+from ``data_received`` to llhttp (``httptools.HttpResponseParser``, one per
+connection, reused across keep-alive requests): a response framed by
+Content-Length, chunked encoding or connection close.
 
 What it deliberately does not do: follow redirects (a bearer token must never
 travel to a host it was not meant for, so a 3xx is returned to the caller as
@@ -14,6 +15,30 @@ is), compress, or pipeline.  TLS certificates are verified by default.
 Failures are reported by *when* they happened, because that decides whether a
 mutation may be resent: :class:`ConnectFailed` means nothing was written,
 :class:`RequestUncertain` means the request may have reached the server.
+
+A hostile or broken server gets a typed error (a :class:`RequestUncertain`,
+since the request was sent), the connection is dropped, and nothing it sends
+can freeze the event loop or grow memory past these limits (module constants,
+read on every response: assign ``pxfast.client.http.MAX_BODY`` to change one):
+
+* :data:`MAX_HEAD` (64 KiB): the status lines and headers of one response,
+  interim 1xx responses included.  The chunk-size lines and trailers of a
+  chunked body may not exceed the body received so far by more than this.
+  Beyond it: :class:`ResponseTooLarge`.
+* :data:`MAX_BODY` (64 MiB): the body.  A larger Content-Length is refused as
+  soon as the head is read, and every piece of a chunked or close-delimited
+  body is checked before it is kept: :class:`ResponseTooLarge`.
+* :data:`MAX_INTERIM` (16): interim responses (``100 Continue``, ``103 Early
+  Hints``...) before the final one; more is :class:`MalformedResponse`.
+* The ``timeout`` of a request bounds the whole exchange, a server that
+  trickles its answer included; parsing is linear in the bytes received, so
+  the timer always gets to run.
+
+Anything llhttp rejects (a bad status line, a negative or non-hex chunk size,
+conflicting framing headers) is :class:`MalformedResponse`; bytes after a
+complete response cost the connection, not the response.  Error messages
+never quote the response: a server that echoes the request would put its
+Authorization header in them.
 """
 
 from __future__ import annotations
@@ -26,16 +51,32 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserUpgrade,
+    HttpResponseParser,
+)
+
 __all__ = [
+    "MAX_BODY",
+    "MAX_HEAD",
+    "MAX_INTERIM",
     "ConnectFailed",
     "HttpClient",
     "HttpError",
     "HttpResponse",
+    "MalformedResponse",
     "RequestUncertain",
+    "ResponseTooLarge",
 ]
 
+#: Most bytes of status lines and headers in one response (interim ones included).
 MAX_HEAD = 64 * 1024
+#: Most bytes of one response body, however it is framed.
 MAX_BODY = 64 * 1024 * 1024
+#: Most interim (1xx) responses before the final one.
+MAX_INTERIM = 16
 #: An idle pooled connection older than this is closed rather than reused:
 #: servers drop idle keep-alive sockets, and a request written into a socket
 #: the server is closing is exactly the ambiguous failure to avoid.
@@ -43,7 +84,7 @@ IDLE_TTL = 15.0
 
 
 class HttpError(Exception):
-    """Base of transport failures (no HTTP response was received)."""
+    """Base of transport failures (no usable HTTP response was received)."""
 
 
 class ConnectFailed(HttpError):
@@ -52,6 +93,14 @@ class ConnectFailed(HttpError):
 
 class RequestUncertain(HttpError):
     """The request was (at least partly) written but no complete response came back."""
+
+
+class MalformedResponse(RequestUncertain):
+    """The server answered with something that is not a valid HTTP/1.1 response."""
+
+
+class ResponseTooLarge(RequestUncertain):
+    """The response exceeded :data:`MAX_HEAD` or :data:`MAX_BODY`."""
 
 
 @dataclass(slots=True)
@@ -65,21 +114,29 @@ class HttpResponse:
 
 
 class _Connection(asyncio.Protocol):
-    """One socket; at most one request in flight."""
+    """One socket; at most one request in flight.
+
+    It is also the llhttp parser's callback object (``on_header``,
+    ``on_headers_complete``, ...).  A callback stops the parse by raising an
+    :class:`HttpError`, which ``_feed`` takes back out of httptools' wrapper.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
         self.waiter: asyncio.Future[HttpResponse] | None = None
         self.closed = False
         self.idle_since = 0.0
-        # Parse state of the response being read.
+        self._parser = HttpResponseParser(self)
+        # State of the response being read, reset by ``send``.
         self._status = 0
         self._headers: dict[str, str] = {}
-        self._length = -1  # -1: not known yet; -2: chunked; -3: until close
-        self._head_done = False
+        self._body: list[bytes] = []
+        self._body_len = 0
+        self._head_done = False  # the final (non-1xx) head has been read
+        self._overhead = 0  # bytes that were not body: heads, chunk framing, trailers
+        self._interim = 0
         self._keep_alive = True
-        self._chunks = bytearray()
+        self._until_close = False
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -90,7 +147,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            if self._head_done and self._length == -3:
+            if self._head_done and self._until_close:
                 self._finish()
             else:
                 waiter.set_exception(
@@ -98,21 +155,103 @@ class _Connection(asyncio.Protocol):
                 )
 
     def data_received(self, data: bytes) -> None:
-        if self.waiter is None or self.waiter.done():
+        waiter = self.waiter
+        if waiter is None or waiter.done():
             # Bytes nobody asked for: the connection is out of sync; drop it.
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
             return
-        self.buffer += data
         try:
-            self._parse()
+            if self._head_done:
+                self._feed_body(data)
+            else:
+                self._feed_head(data)
         except HttpError as exc:
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
-            if not self.waiter.done():
-                self.waiter.set_exception(exc)
+            self.close()
+            if not waiter.done():
+                waiter.set_exception(exc)
+
+    def _feed_head(self, data: bytes) -> None:
+        room = MAX_HEAD - self._overhead
+        if len(data) <= room:
+            self._feed(data)
+            if not self._head_done:
+                self._overhead += len(data)
+            return
+        # Only what fits is parsed as head, so llhttp never holds more than
+        # MAX_HEAD of a half-read header line.
+        view = memoryview(data)
+        self._feed(view[:room])
+        if not self._head_done:
+            raise ResponseTooLarge(f"response head larger than {MAX_HEAD} bytes")
+        self._feed_body(view[room:])
+
+    def _feed_body(self, data: bytes | memoryview) -> None:
+        before = self._body_len
+        self._feed(data)
+        self._overhead += len(data) - (self._body_len - before)
+        if self._overhead > MAX_HEAD + self._body_len:
+            raise ResponseTooLarge("chunk framing and trailers outweigh the body")
+
+    def _feed(self, data: bytes | memoryview) -> None:
+        try:
+            self._parser.feed_data(data)
+        except HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, HttpError):
+                raise exc.__context__ from None
+            raise MalformedResponse(f"malformed response: {exc}") from exc.__context__
+        except (HttpParserError, HttpParserUpgrade) as exc:
+            # llhttp's reason is a fixed text; the response itself is never quoted.
+            reason = "unexpected protocol upgrade" if isinstance(exc, HttpParserUpgrade) else exc
+            raise MalformedResponse(f"malformed response: {reason}") from None
+
+    # -- llhttp callbacks
+    def on_message_begin(self) -> None:
+        if self.waiter is None:
+            raise MalformedResponse("bytes after the end of the response")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._head_done:
+            return  # a trailer: not part of the response pxfast hands back
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1").strip()
+        headers = self._headers
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 100:
+            raise MalformedResponse(f"status code {status} out of range")
+        if status < 200:
+            self._interim += 1
+            if self._interim > MAX_INTERIM:
+                raise MalformedResponse(f"more than {MAX_INTERIM} interim responses")
+            self._headers = {}
+            return
+        self._status = status
+        self._head_done = True
+        self._keep_alive = self._parser.should_keep_alive()
+        headers = self._headers
+        length = headers.get("content-length")
+        if length is None:
+            self._until_close = "transfer-encoding" not in headers
+        else:
+            try:
+                declared = int(length)
+            except ValueError:
+                raise MalformedResponse("malformed Content-Length") from None
+            if declared > MAX_BODY:
+                raise ResponseTooLarge(f"Content-Length {declared} exceeds {MAX_BODY} bytes")
+
+    def on_body(self, body: bytes) -> None:
+        size = self._body_len + len(body)
+        if size > MAX_BODY:
+            raise ResponseTooLarge(f"response body larger than {MAX_BODY} bytes")
+        self._body_len = size
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._head_done:
+            self._finish()
 
     # -- request/response
     def send(self, request: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[HttpResponse]:
@@ -120,106 +259,21 @@ class _Connection(asyncio.Protocol):
         self.waiter = loop.create_future()
         self._status = 0
         self._headers = {}
-        self._length = -1
+        self._body = []
+        self._body_len = 0
         self._head_done = False
+        self._overhead = 0
+        self._interim = 0
         self._keep_alive = True
-        self._chunks = bytearray()
+        self._until_close = False
         self.transport.write(request)
         return self.waiter
 
-    def _parse(self) -> None:
-        buf = self.buffer
-        if not self._head_done:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_HEAD:
-                    raise RequestUncertain("response head too large")
-                return
-            self._read_head(bytes(buf[:end]))
-            del buf[: end + 4]
-            if 100 <= self._status < 200:  # 100 Continue and friends: read on
-                self._head_done = False
-                self._parse()
-                return
-        if self._length >= 0:
-            if len(buf) >= self._length:
-                self._finish()
-        elif self._length == -2:
-            self._parse_chunked()
-        # -3: wait for connection_lost
-
-    def _read_head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-            raise RequestUncertain(f"malformed status line: {lines[0][:80]!r}")
-        try:
-            self._status = int(parts[1])
-        except ValueError:
-            raise RequestUncertain(f"malformed status line: {lines[0][:80]!r}") from None
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep:
-                raise RequestUncertain(f"malformed header line: {line[:80]!r}")
-            key = name.strip().lower().decode("latin-1")
-            text = value.strip().decode("latin-1")
-            headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        self._headers = headers
-        self._head_done = True
-        connection = headers.get("connection", "").lower()
-        self._keep_alive = parts[0] == b"HTTP/1.1" and "close" not in connection
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            self._length = -2
-        elif "content-length" in headers:
-            try:
-                self._length = int(headers["content-length"])
-            except ValueError:
-                raise RequestUncertain("malformed Content-Length") from None
-            if self._length < 0 or self._length > MAX_BODY:
-                raise RequestUncertain(f"bad Content-Length {self._length}")
-        elif self._status in (204, 304):
-            self._length = 0
-        else:
-            self._length = -3
-            self._keep_alive = False
-
-    def _parse_chunked(self) -> None:
-        """Consume complete chunks from the buffer into ``_chunks``."""
-        buf = self.buffer
-        while True:
-            line_end = buf.find(b"\r\n")
-            if line_end < 0:
-                return
-            size_text = bytes(buf[:line_end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise RequestUncertain(f"malformed chunk size {size_text[:20]!r}") from None
-            if size == 0:
-                # The last chunk, optional trailers, then an empty line.
-                end = buf.find(b"\r\n\r\n", line_end)
-                if end < 0:
-                    return
-                del buf[: end + 4]
-                self._finish(bytes(self._chunks))
-                return
-            start = line_end + 2
-            if len(buf) < start + size + 2:
-                return
-            self._chunks += buf[start : start + size]
-            if len(self._chunks) > MAX_BODY:
-                raise RequestUncertain("chunked body too large")
-            del buf[: start + size + 2]
-
-    def _finish(self, body: bytes | None = None) -> None:
-        if body is None:
-            body = bytes(self.buffer[: self._length] if self._length >= 0 else self.buffer)
-        self.buffer.clear()
+    def _finish(self) -> None:
+        body = b"".join(self._body)  # one piece: that very bytes object, not a copy
+        self._body = []
         if not self._keep_alive:
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
         waiter = self.waiter
         self.waiter = None
         if waiter is not None and not waiter.done():

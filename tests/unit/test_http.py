@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from pxfast.client.http import ConnectFailed, HttpClient, RequestUncertain
+from pxfast.client.http import ConnectFailed, HttpClient, MalformedResponse, RequestUncertain
 
 pytestmark = pytest.mark.both_loops
 
@@ -227,7 +227,7 @@ async def test_malformed_status_line(serve: Serve) -> None:
 
     srv = await serve(script)
     client = HttpClient(srv.url)
-    with pytest.raises(RequestUncertain, match="malformed status line"):
+    with pytest.raises(MalformedResponse, match="malformed response"):
         await client.request("POST", "/x", b"{}")
     await client.close()
 

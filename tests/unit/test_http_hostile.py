@@ -1,0 +1,337 @@
+"""The HTTP/1.1 client against a hostile Gateway: a raw server on 127.0.0.1 sending broken answers.
+
+Every case must end in a typed error (an ``HttpError``; ``ResponseTooLarge``
+or ``MalformedResponse`` once the request was written) within a bounded time
+and bounded memory, leave the event loop free, drop the connection, and never
+put the API key or a token in an exception or a log record.  Each of the
+first cases froze, exhausted memory, overflowed the stack or leaked a secret
+in the hand-written parser this client replaced:
+
+* a chunk size of ``-6`` spun ``data_received`` forever (no timeout can fire
+  in a frozen loop);
+* a body delimited by connection close was buffered without limit;
+* a chunk declaring 0x7FFFFFFF bytes was buffered before the size check;
+* a flood of ``100 Continue`` recursed to a RecursionError in
+  ``data_received`` and left the request to its timeout.
+
+Limits are lowered by monkeypatching the module constants so the floods stay
+small; the server keeps sending past the limit (up to ``FLOOD`` bytes), so a
+client that does not stop reading would buffer all of it and then wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from pxfast.client import http
+from pxfast.client.http import (
+    HttpClient,
+    HttpError,
+    MalformedResponse,
+    RequestUncertain,
+    ResponseTooLarge,
+)
+
+pytestmark = pytest.mark.both_loops
+
+#: No hostile case may take longer than this (the clients' own timeout is longer still,
+#: so a client that only gives up at its timeout fails here).
+BOUND = 20.0
+CLIENT_TIMEOUT = 120.0
+#: MAX_BODY and MAX_HEAD in these tests.
+LIMIT = 256 * 1024
+#: What a flooding server sends at most before it stops and waits.
+FLOOD = 16 * 1024 * 1024
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = await reader.readexactly(length) if length else b""
+    return head, body
+
+
+class Server:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.connections = 0
+        self.sent = 0
+        self.cut_off = asyncio.Event()  # a write failed: the client closed the connection
+        self.server: asyncio.Server | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await self.script(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.cut_off.set()
+        finally:
+            writer.close()
+
+    async def flood(self, writer: asyncio.StreamWriter, block: bytes) -> None:
+        """Write ``block`` until the client hangs up or FLOOD bytes went; then wait."""
+        while self.sent < FLOOD:
+            writer.write(block)
+            self.sent += len(block)
+            await writer.drain()
+        await asyncio.sleep(2 * BOUND)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+
+Serve = Callable[[Script], Awaitable[Server]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    servers: list[Server] = []
+
+    async def start(script: Script) -> Server:
+        srv = Server(script)
+        srv.server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        assert srv.server is not None
+        srv.server.close()
+        await srv.server.wait_closed()
+
+
+@pytest.fixture
+def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "MAX_BODY", LIMIT)
+    monkeypatch.setattr(http, "MAX_HEAD", LIMIT)
+
+
+async def _fails(client: HttpClient, expected: type[HttpError]) -> HttpError:
+    """The request's error, which must come within BOUND and be ``expected``."""
+    with pytest.raises(expected) as caught:
+        await asyncio.wait_for(client.request("POST", "/api/Order/search", b"{}"), BOUND)
+    assert client.open_connections == 0  # the broken connection was dropped
+    return caught.value
+
+
+async def _peak_while(request: Awaitable[object]) -> int:
+    """Peak bytes allocated by Python while ``request`` runs."""
+    tracemalloc.start()
+    try:
+        await request
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+# ---------------------------------------------------------------------- framing
+
+
+@pytest.mark.parametrize(
+    "chunk", [b"-6\r\n", b"-6\r\nabcdef\r\n0\r\n\r\n"], ids=["alone", "then-more"]
+)
+async def test_negative_chunk_size_is_malformed_not_a_frozen_loop(
+    serve: Serve, chunk: bytes
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk)
+        await writer.drain()
+        await asyncio.sleep(2 * BOUND)
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    error = await _fails(client, MalformedResponse)
+    assert "chunk size" in str(error)
+    await client.close()
+
+
+async def test_body_until_close_stops_at_max_body(serve: Serve, small_limits: None) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        await srv.flood(writer, b"x" * 65536)
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    peak = await _peak_while(_fails(client, ResponseTooLarge))
+    await asyncio.wait_for(srv.cut_off.wait(), BOUND)  # the client hung up mid-flood
+    assert srv.sent < FLOOD
+    assert peak < FLOOD // 4
+    await client.close()
+
+
+async def test_huge_chunk_is_refused_as_it_arrives(serve: Serve, small_limits: None) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7FFFFFFF\r\n")
+        await srv.flood(writer, b"x" * 65536)
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    peak = await _peak_while(_fails(client, ResponseTooLarge))
+    await asyncio.wait_for(srv.cut_off.wait(), BOUND)
+    assert srv.sent < FLOOD
+    assert peak < FLOOD // 4
+    await client.close()
+
+
+async def test_declared_content_length_over_the_limit_is_refused_before_the_body(
+    serve: Serve, small_limits: None
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (LIMIT + 1))
+        await writer.drain()
+        await asyncio.sleep(2 * BOUND)  # not one body byte: the head alone decides
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    error = await _fails(client, ResponseTooLarge)
+    assert "Content-Length" in str(error)
+    await client.close()
+
+
+async def test_endless_header_line_stops_at_max_head(serve: Serve, small_limits: None) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Flood: ")
+        await srv.flood(writer, b"a" * 65536)  # one header value, never ended
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    peak = await _peak_while(_fails(client, ResponseTooLarge))
+    await asyncio.wait_for(srv.cut_off.wait(), BOUND)
+    assert peak < FLOOD // 4
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    "flood",
+    [b"X-Trailer: " + b"t" * 65536, b"1\r\nx\r\n" * 10000],
+    ids=["endless-trailer", "one-byte-chunks"],
+)
+async def test_chunk_framing_cannot_outweigh_the_body(
+    serve: Serve, small_limits: None, flood: bytes
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        if flood.startswith(b"X-Trailer"):
+            writer.write(b"0\r\n")
+        await srv.flood(writer, flood)
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    peak = await _peak_while(_fails(client, ResponseTooLarge))
+    await asyncio.wait_for(srv.cut_off.wait(), BOUND)
+    assert peak < FLOOD // 4
+    await client.close()
+
+
+async def test_a_trickling_answer_is_bounded_by_the_request_timeout(serve: Serve) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while True:  # a valid chunk now and then, never the last one
+            writer.write(b"1\r\nx\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=0.3)
+    error = await _fails(client, RequestUncertain)
+    assert "no response within" in str(error)
+    await client.close()
+
+
+# ---------------------------------------------------------------------- interim responses
+
+
+async def test_interim_flood_is_a_typed_error_not_a_recursion(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" * 5000)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await asyncio.sleep(2 * BOUND)
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    error = await _fails(client, MalformedResponse)
+    assert "interim" in str(error)
+    assert not [r for r in caplog.records if r.name == "asyncio"]  # nothing escaped to the loop
+    await client.close()
+
+
+@pytest.mark.parametrize("count", [1, http.MAX_INTERIM])
+async def test_interim_responses_up_to_the_cap_are_skipped(serve: Serve, count: int) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n" * count)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: 1\r\n\r\n{}")
+            await writer.drain()
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    for _ in range(2):  # and the connection is reused after them
+        response = await asyncio.wait_for(client.request("POST", "/x", b"{}"), BOUND)
+        assert response.status == 200 and response.body == b"{}"
+        assert response.headers == {"content-length": "2", "x-final": "1"}
+    assert srv.connections == 1
+    await client.close()
+
+
+# ---------------------------------------------------------------------- after an error
+
+
+async def test_the_connection_is_replaced_after_a_malformed_answer(serve: Serve) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        if srv.connections == 1:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await asyncio.sleep(2 * BOUND)
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    await _fails(client, MalformedResponse)
+    response = await asyncio.wait_for(client.request("POST", "/x", b"{}"), BOUND)
+    assert response.body == b"{}" and srv.connections == 2
+    await client.close()
+
+
+async def test_bytes_after_the_response_drop_the_connection(serve: Serve) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n")
+            await writer.drain()
+
+    srv = await serve(script)
+    client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
+    for _ in range(2):
+        response = await asyncio.wait_for(client.request("POST", "/x", b"{}"), BOUND)
+        assert response.body == b"{}"
+    assert srv.connections == 2 and client.open_connections == 0
+    await client.close()
