@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from pxfast import _fsm
 from pxfast.event_bus import EventType
-from pxfast.exceptions import ProjectXError
+from pxfast.exceptions import ProjectXError, ProjectXOrderError
 from pxfast.messages import OrderUpdate
 from pxfast.models import Order, OrderPlaceResponse, Position
+from pxfast.order_manager.core import _check_side
 from pxfast.order_tracker import WORKING, await_order, describe_state
 from pxfast.types.trading import OrderSide, OrderStatus, OrderType
 
@@ -414,9 +415,20 @@ class ManagedTrade:
         return True
 
     async def enter_market(
-        self, size: int, side: str = "BUY", stop_loss: float | None = None
+        self, size: int, side: str | int = "BUY", stop_loss: float | None = None
     ) -> dict[str, Any]:
-        if side == "BUY":
+        """Enter at market: ``side`` is "BUY"/"SELL" (any case) or 0/1 (``OrderSide``).
+
+        Anything else is refused: project-x-py enters *short* on every value
+        but "BUY", so "buy" or ``OrderSide.BUY`` would sell there.
+        """
+        if isinstance(side, str):
+            name = side.strip().upper()
+            if name not in ("BUY", "SELL"):
+                raise ProjectXOrderError(f"Invalid order side: {side}")
+            side = OrderSide.BUY if name == "BUY" else OrderSide.SELL
+        _check_side(side)
+        if side == OrderSide.BUY:
             return await self.enter_long(size=size, stop_loss=stop_loss)
         return await self.enter_short(size=size, stop_loss=stop_loss)
 

@@ -29,6 +29,7 @@ from pxfast.event_bus import Event, EventType
 from pxfast.exceptions import ProjectXOrderError
 from pxfast.models import ProjectXConfig
 from pxfast.order_manager import OrderManager
+from pxfast.risk_manager import RiskConfig
 from pxfast.sim import GatewaySimulator
 from pxfast.trading_suite import TradingSuite
 
@@ -210,6 +211,33 @@ async def test_a_side_that_is_not_an_int_is_refused_like_a_float_size(
                 await asyncio.wait_for(make(side)(suite.orders), 10)
     assert _orders_sent(requests) == []
     assert simulator.orders(account) == []
+
+
+async def test_managed_trade_enter_market_takes_only_a_real_side(
+    simulator: GatewaySimulator, requests: list[str]
+) -> None:
+    """project-x-py enters *short* on any side but "BUY": "buy" or ``OrderSide.BUY``
+    sold there.  pxfast takes "BUY"/"SELL" in any case and 0/1, and refuses the rest."""
+    simulator.set_price("MNQ", P)
+    suite = await TradingSuite.create(
+        "MNQ",
+        username="alice",
+        api_key=KEY,
+        client_config=_config(simulator),
+        initial_days=1,
+        features=["risk_manager"],
+        risk_config=RiskConfig(use_trailing_stops=False),
+    )
+    try:
+        async with suite.managed_trade(max_risk_amount=100) as trade:
+            for side in ("sideways", "", 1.0, None):
+                with pytest.raises(ProjectXOrderError, match=r"^Invalid order side: "):
+                    await trade.enter_market(1, side=side)  # type: ignore[arg-type]
+            assert _orders_sent(requests) == []
+            entered = await trade.enter_market(1, side="buy", stop_loss=float(P - 10))
+        assert entered["position"] is not None and entered["position"].is_long
+    finally:
+        await suite.disconnect()
 
 
 # ---------------------------------------------------------------------- OCO
