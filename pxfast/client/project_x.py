@@ -20,6 +20,7 @@ from pxfast.bars import BarFrame
 from pxfast.client import gateway as ep
 from pxfast.client import schema
 from pxfast.client.gateway import GatewaySession
+from pxfast.client.ratelimit import shared_budget
 from pxfast.config import ConfigManager, Credentials, credentials_from_env
 from pxfast.exceptions import (
     ProjectXAuthenticationError,
@@ -90,6 +91,9 @@ class ProjectX:
             timeout=float(self.config.timeout_seconds),
             retry_attempts=max(1, int(self.config.retry_attempts)),
             max_backoff=float(self.config.retry_delay_seconds),
+            # The Gateway's buckets are per user: all this user's clients count together.
+            # A client made from a bare token has no user name to share by.
+            budget=shared_budget(self.config.api_url, username) if username.strip() else None,
         )
         self._instruments: dict[tuple[str, bool], Instrument] = {}
         self._timezone = ZoneInfo(self.config.timezone)

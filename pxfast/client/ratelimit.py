@@ -8,24 +8,35 @@ windows and decides *before* sending: a read waits for a free slot, a
 mutation that would exceed the budget fails at once with a typed error and
 nothing on the wire.  Reads may only use the budget up to a reserve, so a
 bot that polls hard can still cancel its orders.
+
+The Gateway counts per user, not per connection, so every client of one
+user on one Gateway in a process takes the same budget from
+``shared_budget``: two suites of one account together stay within the
+buckets instead of each spending the whole of them.  A budget holds only
+monotonic time stamps (no loop, no future), so clients on different event
+loops, or threads, can share it; a lock makes each take atomic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from pxfast.exceptions import OrderRateLimitedError
 
-__all__ = ["BucketSpec", "RateBudget", "SlidingWindow"]
+__all__ = ["BucketSpec", "RateBudget", "SlidingWindow", "shared_budget"]
 
 
 class SlidingWindow:
     """At most ``limit`` events in any ``window`` seconds."""
 
-    __slots__ = ("_times", "limit", "window")
+    __slots__ = ("_lock", "_times", "limit", "window")
 
     def __init__(self, limit: int, window: float) -> None:
         if limit <= 0 or window <= 0:
@@ -33,8 +44,14 @@ class SlidingWindow:
         self.limit = limit
         self.window = window
         self._times: deque[float] = deque()
+        # Clients of one user in other threads may share the window (see shared_budget).
+        self._lock = threading.Lock()
 
     def used(self, now: float) -> int:
+        with self._lock:
+            return self._used(now)
+
+    def _used(self, now: float) -> int:
         times = self._times
         horizon = now - self.window
         while times and times[0] <= horizon:
@@ -43,12 +60,13 @@ class SlidingWindow:
 
     def take(self, now: float, cap: int) -> float:
         """Take a slot if fewer than ``cap`` are in use: 0.0, else seconds until one frees."""
-        if self.used(now) < cap:
-            self._times.append(now)
-            return 0.0
-        # The slot that frees first is the (len - cap + 1)-th oldest.
-        index = len(self._times) - cap
-        return max(self._times[index] + self.window - now, 1e-3)
+        with self._lock:
+            if self._used(now) < cap:
+                self._times.append(now)
+                return 0.0
+            # The slot that frees first is the (len - cap + 1)-th oldest.
+            index = len(self._times) - cap
+            return max(self._times[index] + self.window - now, 1e-3)
 
 
 @dataclass(frozen=True)
@@ -113,3 +131,33 @@ class RateBudget:
             }
             for name, window in self._buckets.items()
         }
+
+
+#: The live budget of each (Gateway, user); weak, so it goes with its last client.
+_shared: weakref.WeakValueDictionary[tuple[str, str], RateBudget] = weakref.WeakValueDictionary()
+_shared_lock = threading.Lock()
+
+
+def shared_budget(
+    api_url: str, username: str, make: Callable[[], RateBudget] = RateBudget
+) -> RateBudget:
+    """The one budget of ``username`` on the Gateway at ``api_url`` in this process.
+
+    Every ``ProjectX`` client of that user takes it, so that together they
+    stay within the Gateway's per-user buckets.  ``make`` builds it when no
+    live client holds one (a Gateway with other limits: make the budget
+    before the first client, and keep it); later callers get the live one.
+    The user name is compared without case and the URL without a trailing
+    slash, so spellings of one account cannot split its budget.
+    """
+    parts = urlsplit(api_url.strip())
+    key = (
+        f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}",
+        username.strip().lower(),
+    )
+    with _shared_lock:
+        budget = _shared.get(key)
+        if budget is None:
+            budget = make()
+            _shared[key] = budget
+        return budget
