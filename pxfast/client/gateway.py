@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from pxfast._redact import redact
 from pxfast.client import schema
 from pxfast.client.http import ConnectFailed, HttpClient, RequestUncertain
 from pxfast.client.ratelimit import RateBudget
@@ -62,6 +63,11 @@ REFRESH_MARGIN = 300.0
 UNKNOWN_LIFETIME = 3600.0
 #: Longest a read waits on a 429 before trying again.
 MAX_RETRY_AFTER = 60.0
+#: Characters of a 4xx body quoted in the error.
+_SNIPPET = 200
+#: Bytes of a 4xx body scrubbed of secrets before the snippet is cut from it: far
+#: more than _SNIPPET, so a secret the window cuts in two lies beyond the snippet.
+_SCRUB_WINDOW = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -214,7 +220,8 @@ class GatewaySession:
         result = cast(schema.LoginResponse, await self._call_read(LOGIN, body))
         self.stats.logins += 1
         if not result.success or not result.token:
-            detail = f": {result.errorMessage}" if result.errorMessage else ""
+            message = result.errorMessage
+            detail = f": {_scrub(message, creds.api_key)}" if message else ""
             raise ProjectXAuthenticationError(
                 f"Authentication failed for user {creds.username!r} "
                 f"(errorCode {result.errorCode}){detail}",
@@ -368,7 +375,9 @@ class GatewaySession:
                 "sent to another location)",
                 status,
             )
-        snippet = response.body[:200].decode("utf-8", "replace")
+        # Proxies and validation layers echo the request: the key, or the bearer token.
+        text = response.body[:_SCRUB_WINDOW].decode("utf-8", "replace")
+        snippet = _scrub(text, self._credentials.api_key, token)[:_SNIPPET]
         if status == 404:
             raise ProjectXDataError(f"{endpoint.path}: resource not found (HTTP 404)", status)
         raise ProjectXClientError(f"{endpoint.path}: HTTP {status}: {snippet}", status)
@@ -409,6 +418,14 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def _scrub(text: str, *secrets: str | None) -> str:
+    """``text`` from the Gateway without ``secrets`` or anything shaped like a key or token."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return redact(text)
 
 
 def _plain(body: Any) -> dict[str, Any] | None:

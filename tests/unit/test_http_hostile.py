@@ -12,7 +12,9 @@ in the hand-written parser this client replaced:
 * a body delimited by connection close was buffered without limit;
 * a chunk declaring 0x7FFFFFFF bytes was buffered before the size check;
 * a flood of ``100 Continue`` recursed to a RecursionError in
-  ``data_received`` and left the request to its timeout.
+  ``data_received`` and left the request to its timeout;
+* a 4xx body echoing the request put the API key or the bearer token into
+  the ``ProjectXClientError`` message.
 
 Limits are lowered by monkeypatching the module constants so the floods stay
 small; the server keeps sending past the limit (up to ``FLOOD`` bytes), so a
@@ -22,6 +24,8 @@ client that does not stop reading would buffer all of it and then wait.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from pxfast.client import http
+from pxfast.client.gateway import ACCOUNT_SEARCH, GatewaySession
 from pxfast.client.http import (
     HttpClient,
     HttpError,
@@ -36,6 +41,8 @@ from pxfast.client.http import (
     RequestUncertain,
     ResponseTooLarge,
 )
+from pxfast.config import Credentials
+from pxfast.exceptions import ProjectXAuthenticationError, ProjectXError
 
 pytestmark = pytest.mark.both_loops
 
@@ -48,7 +55,26 @@ LIMIT = 256 * 1024
 #: What a flooding server sends at most before it stops and waits.
 FLOOD = 16 * 1024 * 1024
 
+API_KEY = "pxk-Hostile-Echo-Key-5e1d7a93c0b2"
+USERNAME = "alice"
+
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _jwt(exp: int = 4_102_444_800) -> str:
+    def part(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return ".".join(
+        [
+            part({"alg": "HS256", "typ": "JWT"}),
+            part({"sub": USERNAME, "exp": exp}),
+            "U2lnbmF0dXJlLW9mLXRoZS10ZXN0LXRva2Vu",
+        ]
+    )
+
+
+TOKEN = _jwt()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
@@ -335,3 +361,126 @@ async def test_bytes_after_the_response_drop_the_connection(serve: Serve) -> Non
         assert response.body == b"{}"
     assert srv.connections == 2 and client.open_connections == 0
     await client.close()
+
+
+# ---------------------------------------------------------------------- secrets echoed back
+
+
+def _answer(status: int, body: bytes) -> bytes:
+    return b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        status,
+        len(body),
+        body,
+    )
+
+
+def _described(exc: BaseException) -> str:
+    seen = []
+    current: BaseException | None = exc
+    while current is not None:
+        seen.append(f"{current}\n{current!r}\n{vars(current)!r}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(seen)
+
+
+def _leaked(texts: list[str]) -> list[str]:
+    """The secrets any 12 characters of which appear in ``texts`` (a cut secret leaks too)."""
+    secrets = [API_KEY, *TOKEN.split(".")[1:]]  # the JWT's header segment is public
+    return [
+        secret[:12]
+        for secret in secrets
+        if any(secret[i : i + 12] in text for text in texts for i in range(len(secret) - 11))
+    ]
+
+
+ECHOES: dict[str, Callable[[bytes, bytes], bytes]] = {
+    # The request body as it came.
+    "body": lambda head, body: body,
+    # httpbin's /anything: the body, and the headers sorted by name.
+    "httpbin": lambda head, body: json.dumps(
+        {
+            "data": body.decode(),
+            "headers": dict(
+                sorted(
+                    (name.decode(), value.strip().decode())
+                    for name, _, value in (
+                        line.partition(b":") for line in head.split(b"\r\n")[1:] if line
+                    )
+                )
+            ),
+        }
+    ).encode(),
+    # ASP.NET-style validation errors quote the offending values.
+    "validation": lambda head, body: json.dumps(
+        {
+            "errors": {
+                key: [f"The value '{value}' is not valid."]
+                for key, value in json.loads(body or b"{}").items()
+            }
+            | {
+                "Authorization": [
+                    line.split(b":", 1)[1].strip().decode()
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"authorization:")
+                ]
+            },
+        }
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("echo", sorted(ECHOES))
+async def test_an_echoed_request_never_puts_a_secret_in_an_error_or_log(
+    serve: Serve, caplog: pytest.LogCaptureFixture, echo: str
+) -> None:
+    """A refused login echoing the key, then an authorized call echoing the bearer token."""
+    requests: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, body = await _read_request(reader)
+            if b"/Auth/loginKey" in head and requests:
+                answer = {"token": TOKEN, "success": True, "errorCode": 0, "errorMessage": None}
+                writer.write(_answer(200, json.dumps(answer).encode()))
+            else:
+                writer.write(_answer(400, ECHOES[echo](head, body)))
+            requests.append(head)
+            await writer.drain()
+
+    srv = await serve(script)
+    caplog.set_level(1)
+    session = GatewaySession(
+        srv.url + "/api", Credentials(USERNAME, API_KEY), timeout=BOUND, retry_backoff=0.0
+    )
+    errors: list[BaseException] = []
+    with pytest.raises(ProjectXError) as refused:
+        await asyncio.wait_for(session.login(), BOUND)
+    errors.append(refused.value)
+    await asyncio.wait_for(session.login(), BOUND)
+    with pytest.raises(ProjectXError) as rejected:
+        await asyncio.wait_for(session.call(ACCOUNT_SEARCH, {"onlyActiveAccounts": True}), BOUND)
+    errors.append(rejected.value)
+    await session.close()
+    assert all("HTTP 400" in str(error) for error in errors)  # still says what happened
+    seen = [_described(error) for error in errors] + [caplog.text, repr(session)]
+    assert _leaked(seen) == []
+
+
+async def test_a_login_refusal_echoing_the_key_in_its_message_hides_it(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        message = f"Invalid API key '{API_KEY}' for user {USERNAME}"
+        answer = {"token": None, "success": False, "errorCode": 3, "errorMessage": message}
+        writer.write(_answer(200, json.dumps(answer).encode()))
+        await writer.drain()
+
+    srv = await serve(script)
+    caplog.set_level(1)
+    session = GatewaySession(srv.url + "/api", Credentials(USERNAME, API_KEY), timeout=BOUND)
+    with pytest.raises(ProjectXAuthenticationError) as refused:
+        await asyncio.wait_for(session.login(), BOUND)
+    await session.close()
+    assert "Invalid API key" in str(refused.value) and refused.value.error_code == 3
+    assert _leaked([_described(refused.value), caplog.text]) == []
