@@ -356,7 +356,8 @@ class GatewaySession:
         if 200 <= status < 300:
             try:
                 return schema.decoder(endpoint.response).decode(response.body or b"{}")
-            except (msgspec.DecodeError, ValueError) as exc:  # ValueError: bad UTF-8
+            except (msgspec.DecodeError, ValueError, RecursionError) as exc:
+                # ValueError: bad UTF-8; RecursionError: JSON nested past msgspec's depth
                 self.stats.decode_errors += 1
                 raise ProjectXDataError(
                     f"{endpoint.path}: malformed response from the Gateway: {exc}"

@@ -42,7 +42,7 @@ from pxfast.client.http import (
     ResponseTooLarge,
 )
 from pxfast.config import Credentials
-from pxfast.exceptions import ProjectXAuthenticationError, ProjectXError
+from pxfast.exceptions import ProjectXAuthenticationError, ProjectXDataError, ProjectXError
 
 pytestmark = pytest.mark.both_loops
 
@@ -484,3 +484,24 @@ async def test_a_login_refusal_echoing_the_key_in_its_message_hides_it(
     await session.close()
     assert "Invalid API key" in str(refused.value) and refused.value.error_code == 3
     assert _leaked([_described(refused.value), caplog.text]) == []
+
+
+async def test_json_nested_past_the_decoders_depth_is_a_data_error(serve: Serve) -> None:
+    """msgspec raises RecursionError skipping a deeply nested unknown field: a data error."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await _read_request(reader)
+            if b"/Auth/loginKey" in head:
+                answer = {"token": TOKEN, "success": True, "errorCode": 0, "errorMessage": None}
+                writer.write(_answer(200, json.dumps(answer).encode()))
+            else:
+                writer.write(_answer(200, b'{"extra":' + b"[" * 100_000))
+            await writer.drain()
+
+    srv = await serve(script)
+    session = GatewaySession(srv.url + "/api", Credentials(USERNAME, API_KEY), timeout=BOUND)
+    await asyncio.wait_for(session.login(), BOUND)
+    with pytest.raises(ProjectXDataError, match="malformed response"):
+        await asyncio.wait_for(session.call(ACCOUNT_SEARCH, {"onlyActiveAccounts": True}), BOUND)
+    await session.close()
