@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from pxfast.sim.simulator import GatewaySimulator
 
 __all__ = ["Control", "check_token"]
+
+log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
@@ -111,8 +114,13 @@ class Control:
         try:
             kwargs = _decode(request.body) if request.body.strip() else {}
             result = function(**kwargs)
-        except (TypeError, ValueError, KeyError, msgspec.DecodeError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, msgspec.DecodeError) as exc:
             return self._answer(400, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        except Exception as exc:
+            # Answered here, not by the HTTP server, whose log line would print the
+            # request path and so the token.
+            log.exception("control operation %r failed", operation)
+            return self._answer(500, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
         return self._answer(200, {"ok": True, "result": result})
 
     @staticmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -280,6 +281,26 @@ async def test_a_given_control_token_is_used_and_never_shown(
         GatewaySimulator(control_token="short")
     with pytest.raises(ValueError, match="control token"):
         GatewaySimulator(control_token="has/a/slash/in/it/0123")
+
+
+async def test_failing_control_operations_keep_the_token_out_of_the_log(
+        simulator: GatewaySimulator, raw_http: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert simulator.control_url is not None and simulator.control_token is not None
+    caplog.set_level(logging.DEBUG)
+    status, answer = await _post_raw(raw_http, f"{simulator.control_url}/contract_id",
+                                     json.dumps({"symbol": 1}))  # a bad argument
+    assert status == 400 and json.loads(answer)["error"].startswith("AttributeError")
+
+    def broken() -> None:
+        raise RuntimeError("a simulator bug")
+
+    monkeypatch.setitem(simulator._control._operations, "pause", broken)  # type: ignore[union-attr]
+    status, answer = await _post_raw(raw_http, f"{simulator.control_url}/pause", "{}")
+    assert status == 500
+    assert json.loads(answer) == {"ok": False, "error": "RuntimeError: a simulator bug"}
+    assert "control operation 'pause' failed" in caplog.text
+    assert simulator.control_token not in caplog.text
 
 
 async def _exports(process: asyncio.subprocess.Process) -> dict[str, str]:
