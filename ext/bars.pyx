@@ -68,10 +68,13 @@ Differences from project-x-py 4.4.1 (its ``RealtimeDataManager``):
 * Its "4hr" live bars are hourly (``minute // 240`` is always 0) and its
   1day/1week/1month never update live (their unit raises inside); pxfast
   builds true 4-hour, day, week and month bars.
+* It also moves its bars on quotes (the last price, else the bid/ask mid,
+  with zero volume), so its highs and lows can hold prices nobody traded;
+  pxfast builds bars from trades only, as the Gateway's REST bars are.
 * It rate-limits updates to one per millisecond per timeframe, silently
   dropping prints; pxfast takes every print.
-* It keeps a late print only in the open bar's bucket check (an older bucket
-  is ignored); pxfast revises the closed bar when it is still held.
+* It ignores a print whose bucket is older than its newest bar; pxfast
+  revises that closed bar when the ring still holds it.
 * Its ``new_bar`` fires when a bar opens, with that bar's first values; the
   ``OPENED`` event is the same moment, and ``CLOSED`` additionally
   reports each finished bar.

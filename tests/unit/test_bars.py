@@ -475,6 +475,17 @@ def test_identical_prints_all_count() -> None:
     assert agg.open_bar(0) == (ts, 7, 7, 7, 7, 6)
 
 
+def test_strided_columns_are_read_in_place() -> None:
+    """A column of a (n, 3) record array, as a decoder might fill, needs no copy."""
+    t0 = ns(2024, 5, 1, 10)
+    table = np.array([[t0 + i * 7 * NS, 100 + i % 5, 1 + i % 3] for i in range(40)], np.int64)
+    strided, packed = BarAggregator([(MINUTE, 1)], 8), BarAggregator([(MINUTE, 1)], 8)
+    strided.add_trades(table[:, 0], table[:, 1], table[:, 2])
+    packed.add_trades(*(np.ascontiguousarray(table[:, j]) for j in range(3)))
+    np.testing.assert_array_equal(strided.columns(0), packed.columns(0))
+    assert strided.drain() == packed.drain()
+
+
 def test_seed_makes_the_last_rest_bar_the_open_bar_when_its_bucket_holds_now() -> None:
     agg = BarAggregator([(MINUTE, 5)], 10)
     t0 = ns(2024, 5, 1, 10)
