@@ -268,7 +268,7 @@ class ATRStopTemplate(_ComputedTemplate):
     ) -> BracketOrderResponse:
         """ATR over the last ``atr_period + 1`` bars of ``timeframe`` (the forming one included)."""
         side = _side(side)
-        data = await suite.data.get_data(self.timeframe, bars=self.atr_period + 1)
+        data = await suite.data.get_data(self.timeframe, bars=self.atr_period + 1, as_numpy=True)
         if data is None or len(data) < max(2, self.atr_period):
             raise ValueError("Insufficient data for ATR calculation")
         atr = average_true_range(data["high"], data["low"], data["close"], self.atr_period)

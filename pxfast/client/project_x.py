@@ -13,10 +13,10 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from zoneinfo import ZoneInfo
 
-from pxfast.bars import BarFrame
+from pxfast.bars import BarFrame, bar_times_us
 from pxfast.client import gateway as ep
 from pxfast.client import schema
 from pxfast.client.gateway import GatewaySession
@@ -31,10 +31,14 @@ from pxfast.exceptions import (
 from pxfast.messages import Bar, OrderUpdate, PositionUpdate, TradeUpdate
 from pxfast.models import Account, Instrument, Position, ProjectXConfig, Trade
 
+if TYPE_CHECKING:
+    import polars as pl
+
 __all__ = ["ProjectX", "contract_expiry_key"]
 
 #: The Gateway returns at most this many bars per request.
 HISTORY_BAR_LIMIT = 20_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MONTHS = "FGHJKMNQUVXZ"
 _NAME_RE = re.compile(r"^(.+?)([FGHJKMNQUVXZ])(\d{1,2})$")
 _UNIT_SECONDS = {1: 1, 2: 60, 3: 3600, 4: 86400, 5: 7 * 86400, 6: 30 * 86400}
@@ -288,6 +292,7 @@ class ProjectX:
 
     # ------------------------------------------------------------------ bars
 
+    @overload
     async def get_bars(
         self,
         symbol: str,
@@ -299,10 +304,47 @@ class ProjectX:
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         live: bool = False,
-    ) -> BarFrame:
+        *,
+        as_numpy: Literal[False] = False,
+    ) -> pl.DataFrame: ...
+
+    @overload
+    async def get_bars(
+        self,
+        symbol: str,
+        days: int = 8,
+        interval: int = 5,
+        unit: int = 2,
+        limit: int | None = None,
+        partial: bool = True,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        live: bool = False,
+        *,
+        as_numpy: Literal[True],
+    ) -> BarFrame: ...
+
+    async def get_bars(
+        self,
+        symbol: str,
+        days: int = 8,
+        interval: int = 5,
+        unit: int = 2,
+        limit: int | None = None,
+        partial: bool = True,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        live: bool = False,
+        *,
+        as_numpy: bool = False,
+    ) -> pl.DataFrame | BarFrame:
         """Historical bars, oldest first, paging past the Gateway's 20 000-bar cap.
 
-        Naive datetimes are read in the configured timezone, as project-x-py does.
+        A polars DataFrame in project-x-py's schema, time stamps in the
+        configured timezone (empty, with that schema, when the window holds
+        no bars); ``as_numpy=True`` gives the same bars as a ``BarFrame`` of
+        numpy columns and never imports polars.  Naive datetimes are read in
+        the configured timezone, as project-x-py does.
         """
         tz = self._timezone
         end = _aware(end_time, tz) if end_time else datetime.now(tz)
@@ -324,12 +366,12 @@ class ProjectX:
             wanted -= len(bars)
             if len(bars) < page or not bars:
                 break
-            oldest = min(bar.t for bar in bars)
-            parsed = BarFrame.from_bars([b for b in bars if b.t == oldest]).timestamps()[0]
-            page_end = parsed - timedelta(microseconds=1)
+            oldest_us = int(bar_times_us([bar.t for bar in bars]).min())
+            page_end = _EPOCH + timedelta(microseconds=oldest_us - 1)
             if page_end <= start:
                 break
-        return BarFrame.from_bars(collected, tz)
+        frame = BarFrame.from_bars(collected, tz.key)
+        return frame if as_numpy else frame.to_polars()
 
     async def _retrieve_bars(
         self,

@@ -332,7 +332,9 @@ class OrderCore:
             if price is not None:
                 return tick.align(price)
         try:
-            bars = await self.project_x.get_bars(contract_id, days=1, interval=1, limit=1)
+            bars = await self.project_x.get_bars(
+                contract_id, days=1, interval=1, limit=1, as_numpy=True
+            )
         except ProjectXError:
             return None
         return tick.align(float(bars["close"][-1])) if len(bars) else None

@@ -144,7 +144,9 @@ class PositionMonitoring(PositionAnalytics):
                 for contract, alert in list(self.position_alerts.items()):
                     if alert["triggered"]:
                         continue
-                    bars = await self.project_x.get_bars(contract, days=1, interval=1, limit=1)
+                    bars = await self.project_x.get_bars(
+                        contract, days=1, interval=1, limit=1, as_numpy=True
+                    )
                     if len(bars):
                         self._check_alert(contract, float(bars["close"][-1]))
             except ProjectXError as exc:

@@ -8,12 +8,19 @@ a subscribed instrument always has a price once the suite is created.
 Bars for each configured timeframe start from History/retrieveBars and are
 extended from the trade prints as they arrive; every bar that closes is
 announced with ``NEW_BAR`` (``{"timeframe", "bar_time", "data"}``, the
-closed bar).  Bars are bucketed by receipt time, as project-x-py does; the
-clock is the manager's ``clock`` attribute, so a replay (or a test) can
-drive bar time deterministically.
+closed bar; ``bar_time`` and ``data["timestamp"]`` are aware datetimes in the
+manager's ``timezone``, as project-x-py's are).  Bars are bucketed by
+receipt time, as project-x-py does; the clock is the manager's ``clock``
+attribute, so a replay (or a test) can drive bar time deterministically.
 
-The read helpers (``get_price_range``, ``get_ohlc``, ``get_volume_stats`` ...)
-keep project-x-py's names, arguments and keys, over numpy columns.
+Bar reads (``get_data``, ``get_latest_bars``, ``get_bars_since``,
+``get_data_or_none``, ``get_mtf_data``) return polars DataFrames in
+project-x-py's schema, time stamps in the manager's ``timezone``, and None
+where project-x-py returns None: for a timeframe without any bar yet.
+``get_data(..., as_numpy=True)`` gives the numpy ``BarFrame`` instead.  The
+read helpers (``get_price_range``, ``get_ohlc``, ``get_volume_stats`` ...)
+keep project-x-py's names, arguments and keys; they read the numpy columns,
+so they never import polars.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -36,6 +43,8 @@ from pxfast.models import Instrument
 from pxfast.realtime_data_manager.listeners import add_print_listener, remove_print_listener
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from pxfast.client.project_x import ProjectX
     from pxfast.realtime.connection import RealtimeConnection
 
@@ -87,6 +96,7 @@ class _Series:
     def __init__(self, timeframe: Timeframe, frame: BarFrame) -> None:
         self.timeframe = timeframe
         self.frame = frame
+        self.zone = ZoneInfo(frame.tz)
         self.current: list[float] | None = None  # [start epoch, o, h, l, c, v]
 
     def tick(self, now: float, price: float, volume: float) -> dict[str, Any] | None:
@@ -125,10 +135,10 @@ class _Series:
         return bar
 
     def _close(self, bar: list[float]) -> dict[str, Any]:
-        stamp = datetime.fromtimestamp(bar[0], UTC)
+        stamp = datetime.fromtimestamp(bar[0], self.zone)
         columns = {name: self.frame[name] for name in self.frame.columns}
         columns["timestamp"] = np.append(
-            columns["timestamp"], np.datetime64(stamp.replace(tzinfo=None), "us")
+            columns["timestamp"], np.datetime64(stamp.astimezone(UTC).replace(tzinfo=None), "us")
         )
         for index, name in enumerate(("open", "high", "low", "close"), start=1):
             columns[name] = np.append(columns[name], bar[index])
@@ -168,8 +178,10 @@ class RealtimeDataManager:
         self.realtime = realtime_client
         self.event_bus = event_bus or EventBus()
         self.timeframes = [parse_timeframe(t) for t in (timeframes or ["5min"])]
-        self.timezone = timezone
         self.config = dict(config or {})
+        #: The zone of bar time stamps; ``config["timezone"]`` wins, as in project-x-py.
+        self.timezone: str = self.config.get("timezone") or timezone
+        ZoneInfo(self.timezone)  # an unknown zone fails here, not at the first bar
         self.contract_id: str | None = instrument.id if isinstance(instrument, Instrument) else None
         #: Seconds since the epoch that bucket the prints into bars (receipt time).
         self.clock: Callable[[], float] = time.time
@@ -190,7 +202,9 @@ class RealtimeDataManager:
                 days=max(1, initial_days),
                 interval=timeframe.number,
                 unit=timeframe.unit,
+                as_numpy=True,
             )
+            frame.tz = self.timezone  # the client's zone may differ from the suite's
             self._series[timeframe.name] = _Series(timeframe, frame)
         return True
 
@@ -247,7 +261,9 @@ class RealtimeDataManager:
         if self.contract_id is None:
             return None
         try:
-            bars = await self.project_x.get_bars(self.contract_id, days=1, interval=1, limit=1)
+            bars = await self.project_x.get_bars(
+                self.contract_id, days=1, interval=1, limit=1, as_numpy=True
+            )
         except ProjectXError:
             return None
         return float(bars["close"][-1]) if len(bars) else None
@@ -255,41 +271,89 @@ class RealtimeDataManager:
     async def get_latest_price(self) -> float | None:
         return await self.get_current_price()
 
-    async def get_data(
-        self, timeframe: str = "5min", bars: int | None = None, *, timeout: float | None = None
-    ) -> BarFrame | None:
+    def _bars(self, timeframe: str, bars: int | None = None) -> BarFrame | None:
+        """The last ``bars`` bars (all when None), the forming one included; None if none."""
         series = self._series.get(timeframe)
         if series is None:
             return None
         frame = series.with_current()
+        if frame.is_empty():
+            return None
         return frame.tail(bars) if bars is not None else frame
 
-    async def get_latest_bars(self, count: int = 1, timeframe: str = "5min") -> BarFrame | None:
+    @overload
+    async def get_data(
+        self,
+        timeframe: str = "5min",
+        bars: int | None = None,
+        *,
+        timeout: float | None = None,
+        as_numpy: Literal[False] = False,
+    ) -> pl.DataFrame | None: ...
+
+    @overload
+    async def get_data(
+        self,
+        timeframe: str = "5min",
+        bars: int | None = None,
+        *,
+        timeout: float | None = None,
+        as_numpy: Literal[True],
+    ) -> BarFrame | None: ...
+
+    async def get_data(
+        self,
+        timeframe: str = "5min",
+        bars: int | None = None,
+        *,
+        timeout: float | None = None,
+        as_numpy: bool = False,
+    ) -> pl.DataFrame | BarFrame | None:
+        """The last ``bars`` bars of ``timeframe`` (all when None), oldest first.
+
+        None for a timeframe that is not configured or has no bar yet, as in
+        project-x-py.  ``timeout`` is accepted for project-x-py's signature:
+        reads here never wait for a lock.
+        """
+        frame = self._bars(timeframe, bars)
+        if frame is None or as_numpy:
+            return frame
+        return frame.to_polars()
+
+    async def get_latest_bars(
+        self, count: int = 1, timeframe: str = "5min"
+    ) -> pl.DataFrame | None:
         return await self.get_data(timeframe, count)
 
     async def get_data_or_none(
         self, timeframe: str = "5min", min_bars: int = 20
-    ) -> BarFrame | None:
+    ) -> pl.DataFrame | None:
         """The bars of ``timeframe``, or None while fewer than ``min_bars`` exist."""
-        frame = await self.get_data(timeframe)
-        return frame if frame is not None and len(frame) >= min_bars else None
+        frame = self._bars(timeframe)
+        return frame.to_polars() if frame is not None and len(frame) >= min_bars else None
 
-    async def get_bars_since(self, timestamp: datetime, timeframe: str = "5min") -> BarFrame | None:
-        """Bars starting at or after ``timestamp`` (naive: the suite's timezone)."""
-        frame = await self.get_data(timeframe)
-        if frame is None or frame.is_empty():
+    async def get_bars_since(
+        self, timestamp: datetime, timeframe: str = "5min"
+    ) -> pl.DataFrame | None:
+        """Bars starting at or after ``timestamp`` (naive: the manager's timezone).
+
+        None without any bar, as in project-x-py; an empty frame when all
+        bars are older.
+        """
+        frame = self._bars(timeframe)
+        if frame is None:
             return None
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=ZoneInfo(self.timezone))
         start = np.datetime64(timestamp.astimezone(UTC).replace(tzinfo=None), "us")
         first = int(np.searchsorted(frame["timestamp"], start, side="left"))
-        return frame.tail(len(frame) - first)
+        return frame.tail(len(frame) - first).to_polars()
 
     async def get_price_range(
         self, bars: int = 20, timeframe: str = "5min"
     ) -> dict[str, float] | None:
         """High, low, range and average bar range of the last ``bars`` bars (None if fewer)."""
-        frame = await self.get_data(timeframe, bars)
+        frame = self._bars(timeframe, bars)
         if frame is None or len(frame) < bars or frame.is_empty():
             return None
         high = float(frame["high"].max())
@@ -299,8 +363,8 @@ class RealtimeDataManager:
 
     async def get_ohlc(self, timeframe: str = "5min") -> dict[str, float] | None:
         """The latest bar's open, high, low, close and volume (floats, as project-x-py)."""
-        frame = await self.get_data(timeframe, 1)
-        if frame is None or frame.is_empty():
+        frame = self._bars(timeframe, 1)
+        if frame is None:
             return None
         return {k: float(frame[k][-1]) for k in ("open", "high", "low", "close", "volume")}
 
@@ -308,7 +372,7 @@ class RealtimeDataManager:
         self, bars: int = 20, timeframe: str = "5min"
     ) -> dict[str, float] | None:
         """Total, average and latest volume of the last ``bars`` bars, and latest / average."""
-        frame = await self.get_data(timeframe, bars)
+        frame = self._bars(timeframe, bars)
         if frame is None or frame.is_empty():
             return None
         volumes = frame["volume"]
@@ -329,8 +393,10 @@ class RealtimeDataManager:
             for name in names
         )
 
-    async def get_mtf_data(self) -> dict[str, BarFrame]:
-        return {name: series.with_current() for name, series in self._series.items()}
+    async def get_mtf_data(self) -> dict[str, pl.DataFrame]:
+        """Every timeframe that has bars, as project-x-py leaves out those without."""
+        frames = ((name, self._bars(name)) for name in self._series)
+        return {name: frame.to_polars() for name, frame in frames if frame is not None}
 
     async def add_callback(self, event_type: str, callback: Handler) -> None:
         """Deprecated project-x-py API: ``new_bar``, ``data_update``, ``quote_update``,

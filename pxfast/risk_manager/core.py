@@ -586,7 +586,7 @@ class RiskManager:
         """ATR(14) of 15-minute bars for "atr" stops; None (fixed stop) without enough bars."""
         if self.data_manager is None:
             return None
-        bars = await self.data_manager.get_data(ATR_TIMEFRAME, bars=50)
+        bars = await self.data_manager.get_data(ATR_TIMEFRAME, bars=50, as_numpy=True)
         if bars is None or len(bars) < ATR_PERIOD:
             logger.warning(
                 "not enough %s bars for an ATR stop; using the fixed stop", ATR_TIMEFRAME

@@ -104,7 +104,7 @@ async def test_aggressive_rr_enters_at_market_with_a_one_percent_stop(
 async def test_atr_template_stops_two_atrs_away(suite: TradingSuite) -> None:
     bars = await suite.data.get_data("5min", bars=15)
     assert bars is not None and len(bars) == 15
-    high, low, close = (list(map(Fraction, bars[c].tolist())) for c in ("high", "low", "close"))
+    high, low, close = (list(map(Fraction, bars[c].to_list())) for c in ("high", "low", "close"))
     true_ranges = [high[0] - low[0]] + [
         max(h - lo, abs(h - pc), abs(lo - pc))
         for h, lo, pc in zip(high[1:], low[1:], close[:-1], strict=True)
