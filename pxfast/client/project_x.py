@@ -41,7 +41,11 @@ HISTORY_BAR_LIMIT = 20_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MONTHS = "FGHJKMNQUVXZ"
 _NAME_RE = re.compile(r"^(.+?)([FGHJKMNQUVXZ])(\d{1,2})$")
-_UNIT_SECONDS = {1: 1, 2: 60, 3: 3600, 4: 86400, 5: 7 * 86400, 6: 30 * 86400}
+#: Seconds per unit when the window sizes an unlimited request, as project-x-py sizes
+#: it: seconds, minutes and hours by their width, every coarser unit as minutes.  The
+#: Gateway trims the count to the window, and a day count by width would drop the
+#: oldest day of a window that starts on a midnight and ends after one.
+_LIMIT_UNIT_SECONDS = {1: 1, 2: 60, 3: 3600}
 
 
 def contract_expiry_key(contract_id: str) -> tuple[int, int]:
@@ -352,7 +356,7 @@ class ProjectX:
         if start >= end:
             raise ValueError(f"start_time {start} is not before end_time {end}")
         instrument = await self.get_instrument(symbol, live)
-        span = _UNIT_SECONDS.get(unit, 60) * max(1, interval)
+        span = _LIMIT_UNIT_SECONDS.get(unit, 60) * max(1, interval)
         wanted = limit if limit is not None else int((end - start).total_seconds() // span)
         wanted = max(1, wanted)
         collected: list[Bar] = []

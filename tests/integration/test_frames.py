@@ -122,6 +122,21 @@ async def test_bars_follow_the_clients_zone(simulator: GatewaySimulator) -> None
     assert all(s.utcoffset() == timedelta(hours=9) for s in stamps)
 
 
+async def test_day_bars_from_a_midnight_include_that_day(
+    simulator: GatewaySimulator, client: ProjectX
+) -> None:
+    """A window of 9.x days from a (UTC) midnight holds ten day starts; sizing the
+    request by whole days asked for nine and dropped the oldest."""
+    simulator.set_price("MNQ", "21000")  # today's bar exists, even just after midnight
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    frame = await client.get_bars(
+        "MNQ", unit=4, interval=1, start_time=midnight - timedelta(days=9),
+        end_time=datetime.now(UTC) + timedelta(minutes=1),
+    )
+    assert frame.height == 10
+    assert frame["timestamp"][0] == midnight - timedelta(days=9)
+
+
 async def test_an_empty_window_keeps_the_schema(client: ProjectX) -> None:
     old = datetime(2001, 1, 1, tzinfo=UTC)
     frame = await client.get_bars("MNQ", start_time=old, end_time=old + timedelta(days=1))
