@@ -236,11 +236,13 @@ class TradingSuite:
             await context.positions.initialize(self.realtime, context.orders)
             if context.risk_manager is not None:
                 await context.risk_manager.initialize()
-            await context.data.initialize(config.initial_days)
+            # Prints are taken (held until the bars are seeded) before the contract is
+            # subscribed, and the history is read after: no print falls between the two.
+            await context.data.start_realtime_feed()
         depth = Features.ORDERBOOK in config.features
         await self.realtime.subscribe_market([info.id for info in infos], depth=depth)
         for context in self._contexts.values():
-            await context.data.start_realtime_feed()
+            await context.data.initialize(config.initial_days)
         self._connected = True
 
     async def disconnect(self) -> None:

@@ -95,6 +95,13 @@ class RealtimeConnection:
             "user": [],
             "market": [],
         }
+        #: Told of every state change of a hub, (state, info), before any event is
+        #: dispatched: state that must not miss a gap (the bars) cannot rely on bus
+        #: handlers, which ``off()`` removes.
+        self.state_listeners: dict[str, list[Callable[[HubState, dict[str, Any]], None]]] = {
+            "user": [],
+            "market": [],
+        }
         self._depth: set[str] = set()
         self.started_at = 0.0
         self.audit_interval = audit_interval
@@ -191,6 +198,8 @@ class RealtimeConnection:
 
     def _state_changed(self, hub: str) -> Callable[[HubState, dict[str, Any]], None]:
         def changed(state: HubState, info: dict[str, Any]) -> None:
+            for listener in self.state_listeners[hub]:
+                listener(state, info)
             event = {
                 HubState.CONNECTED: EventType.CONNECTED,
                 HubState.RECONNECTING: EventType.RECONNECTING,

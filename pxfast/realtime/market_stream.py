@@ -6,6 +6,13 @@ an unused feature costs one dictionary lookup per message, not a dict, an
 event object and a task (incident #82).  Nothing is coalesced or dropped:
 the per-message cost is low enough that an open-of-session flood is absorbed
 as it comes (incident #143).
+
+Trade prints also go, as decoded, to the contract's print feeds (the bars of
+``suite.data``); each feed hears once at the end of every decoded frame that
+fed it, so bar events reach Python once per frame.  DATA_UPDATE ("a print
+went into the bars") is theirs: quotes move no bar, so unlike project-x-py,
+which feeds quotes into its bars as zero-volume ticks, a quote raises only
+QUOTE_UPDATE.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pxfast.event_bus import EventBus, EventType
 from pxfast.messages import DepthEvent, QuoteEvent, TradeEvent
+
+if TYPE_CHECKING:
+    from pxfast.realtime_data_manager.listeners import PrintFeed
 
 __all__ = ["MarketStream", "QuoteState"]
 
@@ -59,8 +69,11 @@ class MarketStream:
         self.quotes: dict[str, QuoteState] = {}
         self._route = router
         self.messages = 0
-        #: Per contract: called with (price, volume) for every trade print (bar building).
+        #: Per contract: called with (price, volume) for every trade print (stop triggers).
         self.tick_listeners: dict[str, list[Callable[[float, float], None]]] = {}
+        #: Per contract: the feeds that take its prints as decoded (the bar stores).
+        self.print_feeds: dict[str, tuple[PrintFeed, ...]] = {}
+        self._fed: list[PrintFeed] = []  # feeds given prints in the frame being handled
 
     def state(self, contract_id: str) -> QuoteState:
         found = self.quotes.get(contract_id)
@@ -82,6 +95,10 @@ class MarketStream:
                 self._trades(item, now)
             elif cls is DepthEvent:
                 self._depth(item, now)
+        if self._fed:
+            fed, self._fed = self._fed, []
+            for feed in fed:
+                feed.on_frame_end()
 
     def _quote(self, item: QuoteEvent, now: float) -> None:
         self.messages += 1
@@ -115,12 +132,6 @@ class MarketStream:
                 },
                 "RealtimeDataManager",
             )
-        if quote.lastPrice is not None and bus.has_handlers(EventType.DATA_UPDATE):
-            bus.dispatch(
-                EventType.DATA_UPDATE,
-                {"timestamp": datetime.now(UTC), "price": quote.lastPrice, "volume": 0},
-                "RealtimeDataManager",
-            )
 
     def _trades(self, item: TradeEvent, now: float) -> None:
         self.messages += 1
@@ -128,7 +139,6 @@ class MarketStream:
         state.updated_at = now
         bus = self._route(item.contract_id)
         wants_ticks = bus.has_handlers(EventType.TRADE_TICK)
-        wants_data = bus.has_handlers(EventType.DATA_UPDATE)
         listeners = self.tick_listeners.get(item.contract_id)
         for trade in item.data:
             state.trades += 1
@@ -151,12 +161,13 @@ class MarketStream:
                     },
                     "RealtimeDataManager",
                 )
-            if wants_data:
-                bus.dispatch(
-                    EventType.DATA_UPDATE,
-                    {"timestamp": datetime.now(UTC), "price": trade.price, "volume": trade.volume},
-                    "RealtimeDataManager",
-                )
+        feeds = self.print_feeds.get(item.contract_id)
+        if feeds:
+            fed = self._fed
+            for feed in feeds:
+                feed.on_prints(item.data)
+                if feed not in fed:
+                    fed.append(feed)
 
     def _depth(self, item: DepthEvent, now: float) -> None:
         self.messages += 1

@@ -125,4 +125,6 @@ def test_suite_bar_reads_and_new_bar_match(reference_python: Path, start_sim: Si
     zoned = ["datetime", CHICAGO]
     assert reference["new_bar"]["bar_time"][:2] == zoned
     assert reference["new_bar"]["data types"]["timestamp"][:2] == zoned
+    # pxfast adds the bar that just closed under one more key; the rest is project-x-py's.
+    pxfast["new_bar"]["keys"].remove("closed_bar")
     assert pxfast == reference

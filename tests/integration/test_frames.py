@@ -181,18 +181,22 @@ async def test_new_bar_times_are_in_the_suites_zone(simulator: GatewaySimulator)
     async with running_suite(simulator, timeframes=["1min"]) as suite:
         bars: list[Event] = []
         await suite.on(EventType.NEW_BAR, bars.append)
-        start = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
-        now = [start.timestamp() + 1]
-        suite.data.clock = lambda: now[0]
+        # One second into the simulator's next minute: the print opens that bar.
+        start_s = (int(simulator.clock.now()) // 60 + 1) * 60
+        simulator.advance(start_s + 1 - simulator.clock.now())
+        start = datetime.fromtimestamp(start_s, UTC)
         await move_price(simulator, suite, "21003")
-        now[0] += 60
+        simulator.advance(60)
         await move_price(simulator, suite, "21004")
-        await until(lambda: bars, "NEW_BAR")
-        event: dict[str, Any] = bars[0].data
+        await until(lambda: len(bars) == 2, "NEW_BAR")
         chicago = ZoneInfo(CHICAGO)
-        assert event["bar_time"] == start and event["bar_time"].tzinfo == chicago
-        assert event["data"]["timestamp"] == start
-        assert event["data"]["timestamp"].tzinfo == chicago
+        for event, bar_time in zip(bars, (start, start + timedelta(minutes=1)), strict=True):
+            data: dict[str, Any] = event.data
+            assert data["bar_time"] == bar_time and data["bar_time"].tzinfo == chicago
+            assert data["data"]["timestamp"] == bar_time
+            assert data["data"]["timestamp"].tzinfo == chicago
+        closed = bars[1].data["closed_bar"]
+        assert closed["timestamp"] == start and closed["timestamp"].tzinfo == chicago
         frame = await suite.data.get_data("1min", bars=2)
         assert frame is not None
         # The closed bar is stored at its UTC instant, whatever zone it is shown in.

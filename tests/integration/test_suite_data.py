@@ -1,14 +1,14 @@
 """``suite.data`` against the simulator: bars built from driven prints, and the read helpers.
 
-Bars are bucketed by receipt time; the tests drive that clock (the data
-manager's ``clock``) so that a bar closes exactly when a test says, while
-the prints themselves travel the real market hub.
+Bars are bucketed by the prints' exchange time stamps, so the tests move the
+simulator's clock (``advance``) to put prints in the bars they mean, while the
+prints themselves travel the real market hub.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -29,22 +29,34 @@ async def suite(simulator: GatewaySimulator) -> AsyncIterator[TradingSuite]:
         yield running
 
 
+def advance_to_next(gw: GatewaySimulator, seconds: int) -> datetime:
+    """Move the simulator's clock one second past its next multiple of ``seconds``."""
+    start = (int(gw.clock.now()) // seconds + 1) * seconds
+    gw.advance(start + 1 - gw.clock.now())
+    return datetime.fromtimestamp(start, UTC)
+
+
 async def test_new_bar_from_driven_prints(simulator: GatewaySimulator, suite: TradingSuite) -> None:
     bars: list[Event] = []
     await suite.on(EventType.NEW_BAR, bars.append)
-    # A minute after everything the history holds, on a boundary.
-    start = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
-    now = [start.timestamp() + 1]
-    suite.data.clock = lambda: now[0]
+    start = advance_to_next(simulator, 300)  # a new 1-minute and 5-minute bar
     for price in ("21003", "21007.5", "20998.25", "21001"):
         await move_price(simulator, suite, price)
-    assert not bars  # all four prints fall in the same minute
-    now[0] = start.timestamp() + 61
+    # project-x-py's NEW_BAR: when a bar opens, with its first values.
+    assert sorted(b.data["timeframe"] for b in bars) == ["1min", "5min"]
+    opened = bars[0].data
+    assert opened["bar_time"] == start and opened["data"]["timestamp"] == start
+    assert {k: v for k, v in opened["data"].items() if k != "timestamp"} == {
+        "open": 21003.0, "high": 21003.0, "low": 21003.0, "close": 21003.0, "volume": 1,
+    }  # fmt: skip
+    bars.clear()
+    simulator.advance(60)
     await move_price(simulator, suite, "21002")
-    await until(lambda: any(b.data["timeframe"] == "1min" for b in bars), "the 1-minute bar")
-    closed = next(b.data for b in bars if b.data["timeframe"] == "1min")
-    assert closed["bar_time"] == start
-    assert closed["data"] == {
+    assert [b.data["timeframe"] for b in bars] == ["1min"]  # the 5-minute bar goes on
+    event = bars[0].data
+    later = datetime.fromtimestamp(start.timestamp() + 60, UTC)
+    assert event["bar_time"] == later and event["data"]["open"] == 21002.0
+    assert event["closed_bar"] == {
         "timestamp": start,
         "open": 21003.0,
         "high": 21007.5,
@@ -56,6 +68,8 @@ async def test_new_bar_from_driven_prints(simulator: GatewaySimulator, suite: Tr
     assert frame is not None
     assert frame.to_dicts()[0]["close"] == 21001.0  # the closed bar, then the forming one
     assert frame.to_dicts()[1]["open"] == 21002.0
+    five = await suite.data.get_data("5min", bars=1)
+    assert five is not None and five.to_dicts()[0]["volume"] == 5
     assert await suite.data.get_current_price() == 21002.0
     stats = await suite.data.get_memory_stats()
     assert stats["ticks_processed"] == 5 and stats["bars_processed"] >= 1
