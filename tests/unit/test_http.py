@@ -8,69 +8,13 @@ hangs or resets), which decide whether a mutation may be resent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from scripted_server import Serve, read_request
 
 from pxfast.client.http import ConnectFailed, HttpClient, MalformedResponse, RequestUncertain
 
 pytestmark = pytest.mark.both_loops
-
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    body = await reader.readexactly(length) if length else b""
-    return head, body
-
-
-class Server:
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.connections = 0
-        self.requests: list[tuple[bytes, bytes]] = []
-        self.server: asyncio.Server | None = None
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            await self.script(reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-
-Serve = Callable[[Script], Awaitable["Server"]]
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[Server] = []
-
-    async def start(script: Script) -> Server:
-        srv = Server(script)
-        srv.server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        assert srv.server is not None
-        srv.server.close()
-        await srv.server.wait_closed()
-
 
 def _ok(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
@@ -81,7 +25,7 @@ async def test_keep_alive_reuses_one_connection(
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            head, body = await _read_request(reader)
+            head, body = await read_request(reader)
             srv.requests.append((head, body))
             writer.write(_ok(b'{"n":%d}' % len(srv.requests)))
             await writer.drain()
@@ -104,7 +48,7 @@ async def test_chunked_body_split_across_writes(
     serve: Serve,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         raw = (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: y\r\n\r\n"
@@ -112,7 +56,7 @@ async def test_chunked_body_split_across_writes(
         for i in range(len(raw)):
             writer.write(raw[i : i + 1])
             await writer.drain()
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(_ok(b"again"))
         await writer.drain()
 
@@ -129,7 +73,7 @@ async def test_close_delimited_body_and_connection_close(
     serve: Serve,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.0 200 OK\r\n\r\nuntil close")
         await writer.drain()
         writer.close()
@@ -146,7 +90,7 @@ async def test_reset_after_request_is_uncertain(
     serve: Serve,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.transport.abort()
 
     srv = await serve(script)
@@ -159,7 +103,7 @@ async def test_reset_after_request_is_uncertain(
 
 async def test_timeout_is_uncertain(serve: Serve) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         await asyncio.sleep(10)
 
     srv = await serve(script)
@@ -184,7 +128,7 @@ async def test_redirect_is_returned_not_followed(
     serve: Serve,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(
             b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://evil.example/\r\n"
             b"Content-Length: 0\r\n\r\n"
@@ -205,7 +149,7 @@ async def test_concurrent_requests_respect_max_connections(
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            await _read_request(reader)
+            await read_request(reader)
             await asyncio.sleep(0.005)
             writer.write(_ok(b"ok"))
             await writer.drain()
@@ -220,7 +164,7 @@ async def test_concurrent_requests_respect_max_connections(
 
 async def test_malformed_status_line(serve: Serve) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"garbage\r\n\r\n")
         await writer.drain()
         await asyncio.sleep(1)

@@ -28,9 +28,10 @@ import base64
 import json
 import logging
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
+from scripted_server import FLOOD, Serve, read_request
 
 from pxfast.client import http
 from pxfast.client.gateway import ACCOUNT_SEARCH, GatewaySession
@@ -52,14 +53,9 @@ BOUND = 20.0
 CLIENT_TIMEOUT = 120.0
 #: MAX_BODY and MAX_HEAD in these tests.
 LIMIT = 256 * 1024
-#: What a flooding server sends at most before it stops and waits.
-FLOOD = 16 * 1024 * 1024
 
 API_KEY = "pxk-Hostile-Echo-Key-5e1d7a93c0b2"
 USERNAME = "alice"
-
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
 
 def _jwt(exp: int = 4_102_444_800) -> str:
     def part(obj: object) -> str:
@@ -75,68 +71,6 @@ def _jwt(exp: int = 4_102_444_800) -> str:
 
 
 TOKEN = _jwt()
-
-
-async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    body = await reader.readexactly(length) if length else b""
-    return head, body
-
-
-class Server:
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.connections = 0
-        self.sent = 0
-        self.cut_off = asyncio.Event()  # a write failed: the client closed the connection
-        self.server: asyncio.Server | None = None
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            await self.script(reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            self.cut_off.set()
-        finally:
-            writer.close()
-
-    async def flood(self, writer: asyncio.StreamWriter, block: bytes) -> None:
-        """Write ``block`` until the client hangs up or FLOOD bytes went; then wait."""
-        while self.sent < FLOOD:
-            writer.write(block)
-            self.sent += len(block)
-            await writer.drain()
-        await asyncio.sleep(2 * BOUND)
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-
-Serve = Callable[[Script], Awaitable[Server]]
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[Server] = []
-
-    async def start(script: Script) -> Server:
-        srv = Server(script)
-        srv.server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        assert srv.server is not None
-        srv.server.close()
-        await srv.server.wait_closed()
 
 
 @pytest.fixture
@@ -174,7 +108,7 @@ async def test_negative_chunk_size_is_malformed_not_a_frozen_loop(
     serve: Serve, chunk: bytes
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk)
         await writer.drain()
         await asyncio.sleep(2 * BOUND)
@@ -188,9 +122,9 @@ async def test_negative_chunk_size_is_malformed_not_a_frozen_loop(
 
 async def test_body_until_close_stops_at_max_body(serve: Serve, small_limits: None) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
-        await srv.flood(writer, b"x" * 65536)
+        await srv.flood(writer, b"x" * 65536, 2 * BOUND)
 
     srv = await serve(script)
     client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
@@ -203,9 +137,9 @@ async def test_body_until_close_stops_at_max_body(serve: Serve, small_limits: No
 
 async def test_huge_chunk_is_refused_as_it_arrives(serve: Serve, small_limits: None) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7FFFFFFF\r\n")
-        await srv.flood(writer, b"x" * 65536)
+        await srv.flood(writer, b"x" * 65536, 2 * BOUND)
 
     srv = await serve(script)
     client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
@@ -220,7 +154,7 @@ async def test_declared_content_length_over_the_limit_is_refused_before_the_body
     serve: Serve, small_limits: None
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (LIMIT + 1))
         await writer.drain()
         await asyncio.sleep(2 * BOUND)  # not one body byte: the head alone decides
@@ -234,9 +168,9 @@ async def test_declared_content_length_over_the_limit_is_refused_before_the_body
 
 async def test_endless_header_line_stops_at_max_head(serve: Serve, small_limits: None) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nX-Flood: ")
-        await srv.flood(writer, b"a" * 65536)  # one header value, never ended
+        await srv.flood(writer, b"a" * 65536, 2 * BOUND)  # one header value, never ended
 
     srv = await serve(script)
     client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
@@ -255,11 +189,11 @@ async def test_chunk_framing_cannot_outweigh_the_body(
     serve: Serve, small_limits: None, flood: bytes
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
         if flood.startswith(b"X-Trailer"):
             writer.write(b"0\r\n")
-        await srv.flood(writer, flood)
+        await srv.flood(writer, flood, 2 * BOUND)
 
     srv = await serve(script)
     client = HttpClient(srv.url, timeout=CLIENT_TIMEOUT)
@@ -271,7 +205,7 @@ async def test_chunk_framing_cannot_outweigh_the_body(
 
 async def test_a_trickling_answer_is_bounded_by_the_request_timeout(serve: Serve) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
         while True:  # a valid chunk now and then, never the last one
             writer.write(b"1\r\nx\r\n")
@@ -292,7 +226,7 @@ async def test_interim_flood_is_a_typed_error_not_a_recursion(
     serve: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" * 5000)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
         await writer.drain()
@@ -311,7 +245,7 @@ async def test_interim_flood_is_a_typed_error_not_a_recursion(
 async def test_interim_responses_up_to_the_cap_are_skipped(serve: Serve, count: int) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            await _read_request(reader)
+            await read_request(reader)
             writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n" * count)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: 1\r\n\r\n{}")
             await writer.drain()
@@ -331,7 +265,7 @@ async def test_interim_responses_up_to_the_cap_are_skipped(serve: Serve, count: 
 
 async def test_the_connection_is_replaced_after_a_malformed_answer(serve: Serve) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         if srv.connections == 1:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
         else:
@@ -350,7 +284,7 @@ async def test_the_connection_is_replaced_after_a_malformed_answer(serve: Serve)
 async def test_bytes_after_the_response_drop_the_connection(serve: Serve) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            await _read_request(reader)
+            await read_request(reader)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n")
             await writer.drain()
 
@@ -438,7 +372,7 @@ async def test_an_echoed_request_never_puts_a_secret_in_an_error_or_log(
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            head, body = await _read_request(reader)
+            head, body = await read_request(reader)
             if b"/Auth/loginKey" in head and requests:
                 answer = {"token": TOKEN, "success": True, "errorCode": 0, "errorMessage": None}
                 writer.write(_answer(200, json.dumps(answer).encode()))
@@ -470,7 +404,7 @@ async def test_a_login_refusal_echoing_the_key_in_its_message_hides_it(
     serve: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         message = f"Invalid API key '{API_KEY}' for user {USERNAME}"
         answer = {"token": None, "success": False, "errorCode": 3, "errorMessage": message}
         writer.write(_answer(200, json.dumps(answer).encode()))
@@ -491,7 +425,7 @@ async def test_json_nested_past_the_decoders_depth_is_a_data_error(serve: Serve)
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            head, _ = await _read_request(reader)
+            head, _ = await read_request(reader)
             if b"/Auth/loginKey" in head:
                 answer = {"token": TOKEN, "success": True, "errorCode": 0, "errorMessage": None}
                 writer.write(_answer(200, json.dumps(answer).encode()))
