@@ -74,11 +74,15 @@ _MICROSECOND: Final = timedelta(microseconds=1)
 #: Prints held while the bars wait for REST (24 bytes each): past this, a
 #: print is counted in ``lost_prints`` instead, so a stuck seed cannot eat memory.
 MAX_BUFFERED: Final = 1 << 20
-#: Up to this many new rows, a frame is built from Python rows (one polars call);
+#: Closed bars kept out of the cached frame (built with the open bar at each read)
+#: before they are folded into it.
+_TAIL_MAX: Final = 8
+#: Chunks of the cached frame past which a fold makes it contiguous again (slicing
+#: and stacking cost grows with the chunks, a copy with the rows).
+_MAX_CHUNKS: Final = 8
+#: Up to this many rows, a frame is built from Python values (one polars call);
 #: beyond, from numpy columns.
-_ROW_BUILD_MAX: Final = 32
-#: The cached frame of closed bars is made contiguous again past this many chunks.
-_MAX_CHUNKS: Final = 32
+_ROW_BUILD_MAX: Final = _TAIL_MAX + 1
 _SOURCE: Final = "RealtimeDataManager"
 
 
@@ -96,7 +100,9 @@ def print_time_ns(text: str) -> int:
 
 
 def _aware(ns: int, zone: tzinfo) -> datetime:
-    return datetime.fromtimestamp(ns // _NS, zone).replace(microsecond=ns // 1000 % 1_000_000)
+    stamp = datetime.fromtimestamp(ns // _NS, zone)
+    micro = ns // 1000 % 1_000_000
+    return stamp.replace(microsecond=micro) if micro else stamp  # bars start on a second
 
 
 class Seed(NamedTuple):
@@ -110,16 +116,20 @@ class Seed(NamedTuple):
 
 
 class _Cache:
-    """Polars frames of one timeframe, valid for (revision, closed bars seen)."""
+    """Polars frames of one timeframe while its ``revision`` holds: ``closed`` has
+    the closed bars up to the ``total``-th close (some may have left the ring
+    since), ``full`` every bar held at the ``full_total``-th close with
+    ``open_bar`` open."""
 
-    __slots__ = ("closed", "full", "open_bar", "revision", "total")
+    __slots__ = ("closed", "full", "full_total", "open_bar", "revision", "total")
 
     def __init__(self, revision: int, total: int, closed: pl.DataFrame) -> None:
         self.revision = revision
         self.total = total
         self.closed = closed
-        self.open_bar: tuple[int, ...] | None = None
         self.full: pl.DataFrame | None = None
+        self.full_total = total
+        self.open_bar: tuple[int, ...] | None = None
 
 
 class BarStore:
@@ -402,7 +412,15 @@ class BarStore:
         )
 
     def frame(self, index: int) -> pl.DataFrame | None:
-        """Every bar held as project-x-py's frame, the open one last; None without any."""
+        """Every bar held as project-x-py's frame, the open one last; None without any.
+
+        A read after a change costs one polars build of the few newest bars
+        (the closed ones not yet in the cached frame, and the open one; its
+        fixed cost, ~15 us, is most of a read) stacked onto a slice of the
+        cached frame of older closed bars.  Every ``_TAIL_MAX`` closes those
+        are folded into the cached frame, made contiguous again so that
+        slicing and stacking onto it stay cheap.
+        """
         agg = self.agg
         total = self._closed[index]
         held = agg.bar_count(index)
@@ -410,40 +428,41 @@ class BarStore:
         if (
             cache is None
             or cache.revision != self._revision[index]
-            or held <= total - cache.total  # every bar held is new: build afresh
+            or 0 < held <= total - cache.total  # every bar held is new: build afresh
         ):
-            closed = self._polars(agg.columns(index, include_open=False))
-            cache = self._caches[index] = _Cache(self._revision[index], total, closed)
-        elif total != cache.total:
-            new = self._polars(agg.columns(index, total - cache.total, include_open=False))
-            closed = cache.closed.vstack(new)
-            if closed.height > held:
-                closed = closed.slice(closed.height - held)
-            if closed.n_chunks() > _MAX_CHUNKS:
-                closed = closed.rechunk()
-            cache.total, cache.closed, cache.full = total, closed, None
+            base = self._polars(agg.columns(index, include_open=False))
+            cache = self._caches[index] = _Cache(self._revision[index], total, base)
+        elif total - cache.total > _TAIL_MAX:
+            newer = self._polars(agg.columns(index, total - cache.total, include_open=False))
+            base = cache.closed.vstack(newer)
+            base = base.slice(max(0, base.height - held))
+            cache.closed = base.rechunk() if base.n_chunks() > _MAX_CHUNKS else base
+            cache.total = total
         bar = agg.open_bar(index)
         full = cache.full
-        if full is None or bar != cache.open_bar:
-            full = cache.closed if bar is None else cache.closed.vstack(self._rows([bar]))
-            cache.full, cache.open_bar = full, bar
+        if full is None or cache.full_total != total or bar != cache.open_bar:
+            tail = total - cache.total
+            base = cache.closed
+            older = base.slice(max(0, base.height - (held - tail)))
+            fresh = tail + (bar is not None)
+            full = older.vstack(self._polars(agg.columns(index, fresh))) if fresh else older
+            cache.full, cache.full_total, cache.open_bar = full, total, bar
         return full.clone() if full.height else None
 
     def _polars(self, bars: Int64Array) -> pl.DataFrame:
-        """(6, n) bars as a polars frame that shares no memory with them."""
-        if bars.shape[1] <= _ROW_BUILD_MAX:
-            return self._rows(bars.T.tolist())
-        numerator, denominator = self._scale
-        prices = bars[1:5] * numerator / denominator
-        return bar_frame(
-            bars[0] // 1000, prices[0], prices[1], prices[2], prices[3], bars[5].copy(), self.tz
-        )
+        """(6, n) bars as a polars frame that shares no memory with them.
 
-    def _rows(self, bars: Iterable[Sequence[int]]) -> pl.DataFrame:
-        """A few bars (start ns, ticks..., volume) as a frame: one polars call, where
-        six Series from numpy would cost ~40 us even for one row."""
+        A few rows go through one polars call on Python values; six Series
+        from numpy cost ~40 us whatever the length, so they serve big builds.
+        """
         import polars as pl
 
+        numerator, denominator = self._scale
+        if bars.shape[1] > _ROW_BUILD_MAX:
+            prices = bars[1:5] * numerator / denominator
+            return bar_frame(
+                bars[0] // 1000, prices[0], prices[1], prices[2], prices[3], bars[5].copy(), self.tz
+            )
         schema = self._schema
         if schema is None:
             schema = self._schema = pl.Schema(
@@ -451,13 +470,13 @@ class BarStore:
                 + [(name, pl.Float64()) for name in COLUMNS[1:5]]
                 + [(COLUMNS[5], pl.Int64())]
             )
-        numerator, denominator = self._scale
         rows = [
-            (t // 1000, o * numerator / denominator, h * numerator / denominator,
-             lo * numerator / denominator, c * numerator / denominator, v)
-            for t, o, h, lo, c, v in bars
+            {"timestamp": t // 1000, "open": o * numerator / denominator,
+             "high": h * numerator / denominator, "low": lo * numerator / denominator,
+             "close": c * numerator / denominator, "volume": v}
+            for t, o, h, lo, c, v in bars.T.tolist()
         ]  # fmt: skip
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        return pl.DataFrame(rows, schema=schema)
 
     def memory_bytes(self) -> int:
         """The aggregator's memory and that of the cached frames."""

@@ -452,3 +452,31 @@ def test_each_timeframe_replays_the_prints_after_its_own_answer() -> None:
     assert minute["open"].tolist() == [102.0, 103.0, 104.0, 105.0]
     assert five["open"].tolist() == [104.0, 105.0] and five["volume"].tolist() == [1, 1]
     assert store.live and store.buffered == 0
+
+
+def test_frames_follow_the_bars_through_every_cache_path() -> None:
+    """Reads after 1 to 250 closes (the cached frame extended, folded, made contiguous,
+    trimmed as the ring wraps, rebuilt) and after a late print always equal the bars."""
+    store = BarStore(["1min"], "0.25", "America/Chicago", 200, EventBus())
+    store.apply((), live=True)
+    base = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+    rng = random.Random(11)
+    minute = 0
+    for closes in [1, 3, 9, 20, 2, 8, 9, 1, 1, *([9] * 12), 60, 5, *([9] * 12), 250, 9]:
+        for _ in range(closes):
+            minute += 1
+            moment = base + timedelta(minutes=minute, seconds=rng.randint(0, 59))
+            price = 21000 + rng.randint(-40, 40) * 0.25
+            store.on_prints([MarketTrade(price=price, timestamp=stamp(moment), volume=1)])
+            store.on_frame_end()
+        frame = store.frame(0)
+        columns = store.columns(0)
+        assert frame is not None and columns is not None
+        assert frame.equals(columns.to_polars()), closes
+    late = base + timedelta(minutes=minute - 3, seconds=30)
+    store.on_prints([MarketTrade(price=1.0, timestamp=stamp(late), volume=7)])
+    store.on_frame_end()
+    frame = store.frame(0)
+    columns = store.columns(0)
+    assert frame is not None and columns is not None and frame.equals(columns.to_polars())
+    assert frame["low"][-4] == 1.0 and frame.height == 201
