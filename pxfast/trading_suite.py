@@ -2,8 +2,8 @@
 
 ``await TradingSuite.create("MNQ")`` authenticates from the environment,
 resolves each instrument to its front-month contract, connects the user and
-market hubs (the user hub reconciled before ``create`` returns), loads the
-initial bars, subscribes market data, and builds per instrument an
+market hubs (the user hub reconciled before ``create`` returns), subscribes
+market data, loads the initial bars, and builds per instrument an
 ``InstrumentContext`` with its own event bus, ``OrderManager``,
 ``PositionManager``, ``RealtimeDataManager`` and, with
 ``features=["risk_manager"]``, a ``RiskManager``.

@@ -27,18 +27,21 @@ How pxfast's live bars differ from project-x-py 4.4.1's:
   it asks for 240 minutes and floors the minute of the hour by 240), and
   "1day", "1week" and "1month" bars update live (project-x-py's raise inside
   its bar-time function for those units, so they stay as loaded).
-* Quotes do not move bars.  project-x-py feeds every GatewayQuote into its
-  bars as a zero-volume tick at the last price (else the bid/ask mid, else
-  the one side quoted), so a quote can open a bar and set its high, low and
-  close at a price nobody traded; pxfast builds bars from trades only, as
-  the Gateway's REST bars are built.
+* Quotes do not move bars.  project-x-py feeds every GatewayQuote of the
+  instrument into its bars as a zero-volume tick at the quote's last price
+  (else the bid/ask mid, else the one side quoted), so a quote can open a
+  bar, and set a high, low or close at a mid nobody traded or at a last
+  price traded in an earlier bar; it also raises ``data_update`` for it.
+  pxfast builds bars from trades only, as the Gateway's REST bars are, and
+  DATA_UPDATE means a trade print.
 * Every print counts.  project-x-py skips a tick that comes within 1 ms of
   the previous one (a global rate limit shared by quotes and trades).
 * A late print (older than the open bar) revises the closed bar of its
   bucket while the ring holds it; project-x-py drops it.
-* A bucket without a trade has no bar, in both; after a reconnect pxfast
-  takes the bars of the outage from REST (not announced with NEW_BAR),
-  where project-x-py keeps the gap.
+* A bucket without a trade has no bar (project-x-py gives a bucket with
+  only quotes a zero-volume bar).  After a market-hub reconnect pxfast
+  takes the outage's bars from REST (a bar that opened meanwhile is not
+  announced with NEW_BAR); project-x-py keeps the gap.
 
 Bar reads (``get_data``, ``get_latest_bars``, ``get_bars_since``,
 ``get_data_or_none``, ``get_mtf_data``) return polars DataFrames in

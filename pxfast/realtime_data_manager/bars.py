@@ -55,7 +55,7 @@ from pxfast._ticks import cached_tick_size
 from pxfast.bars import COLUMNS, BarFrame
 from pxfast.event_bus import EventBus, EventType
 from pxfast.exceptions import ProjectXDataError
-from pxfast.realtime_data_manager.frames import bar_frame
+from pxfast.realtime_data_manager.frames import bar_frame, bar_rows
 from pxfast.realtime_data_manager.timeframes import bar_aggregator
 
 if TYPE_CHECKING:
@@ -80,8 +80,8 @@ _TAIL_MAX: Final = 8
 #: Chunks of the cached frame past which a fold makes it contiguous again (slicing
 #: and stacking cost grows with the chunks, a copy with the rows).
 _MAX_CHUNKS: Final = 8
-#: Up to this many rows, a frame is built from Python values (one polars call);
-#: beyond, from numpy columns.
+#: Up to this many rows, a frame is built from Python values (``bar_rows``);
+#: beyond, from numpy columns (``bar_frame``).
 _ROW_BUILD_MAX: Final = _TAIL_MAX + 1
 _SOURCE: Final = "RealtimeDataManager"
 
@@ -166,7 +166,6 @@ class BarStore:
         self._closed = [0] * n  # bars closed live, per timeframe
         self._caches: list[_Cache | None] = [None] * n
         self._events_lost = 0
-        self._schema: pl.Schema | None = None
         #: Valid prints taken, bad ones left out, prints lost to a full buffer.
         self.prints = 0
         self.bad_prints = 0
@@ -450,33 +449,19 @@ class BarStore:
         return full.clone() if full.height else None
 
     def _polars(self, bars: Int64Array) -> pl.DataFrame:
-        """(6, n) bars as a polars frame that shares no memory with them.
-
-        A few rows go through one polars call on Python values; six Series
-        from numpy cost ~40 us whatever the length, so they serve big builds.
-        """
-        import polars as pl
-
+        """(6, n) bars as a polars frame that shares no memory with them."""
         numerator, denominator = self._scale
         if bars.shape[1] > _ROW_BUILD_MAX:
             prices = bars[1:5] * numerator / denominator
             return bar_frame(
                 bars[0] // 1000, prices[0], prices[1], prices[2], prices[3], bars[5].copy(), self.tz
             )
-        schema = self._schema
-        if schema is None:
-            schema = self._schema = pl.Schema(
-                [(COLUMNS[0], pl.Datetime("us", self.tz))]
-                + [(name, pl.Float64()) for name in COLUMNS[1:5]]
-                + [(COLUMNS[5], pl.Int64())]
-            )
         rows = [
-            {"timestamp": t // 1000, "open": o * numerator / denominator,
-             "high": h * numerator / denominator, "low": lo * numerator / denominator,
-             "close": c * numerator / denominator, "volume": v}
+            (t // 1000, o * numerator / denominator, h * numerator / denominator,
+             lo * numerator / denominator, c * numerator / denominator, v)
             for t, o, h, lo, c, v in bars.T.tolist()
         ]  # fmt: skip
-        return pl.DataFrame(rows, schema=schema)
+        return bar_rows(rows, self.tz)
 
     def memory_bytes(self) -> int:
         """The aggregator's memory and that of the cached frames."""
