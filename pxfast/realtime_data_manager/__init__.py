@@ -209,7 +209,8 @@ class RealtimeDataManager:
         if not self._listening:
             assert self.contract_id is not None
             add_print_feed(self.realtime.market, self.contract_id, self._bars())
-            self.realtime.state_listeners["market"].append(self._market_state)
+            listeners = self.realtime.state_listeners
+            listeners["market"] = [*listeners["market"], self._market_state]
             self._listening = True
         return True
 
@@ -217,9 +218,8 @@ class RealtimeDataManager:
         if self.realtime is not None and self._listening:
             assert self.contract_id is not None and self._store is not None
             remove_print_feed(self.realtime.market, self.contract_id, self._store)
-            listeners = self.realtime.state_listeners["market"]
-            if self._market_state in listeners:
-                listeners.remove(self._market_state)
+            listeners = self.realtime.state_listeners
+            listeners["market"] = [c for c in listeners["market"] if c != self._market_state]
             self._listening = False
         task, self._sync_task = self._sync_task, None
         if task is not None:

@@ -28,9 +28,10 @@ exact ticks.  The store is the Python around it:
   anything while nobody listens.  A handler running during a frame's events
   sees the bars as they are at the end of that frame.
 * **Frames.**  ``frame(i)`` is a polars frame of the closed bars, cached and
-  extended when bars close (rebuilt after a late trade revised one, or after
-  a seed), plus the open bar as the last row; when nothing changed since the
-  last read it is the cached frame again (a clone).  ``columns(i)`` is the
+  extended at the first read after bars closed (rebuilt after a late trade
+  revised one, or after a seed), plus the open bar as the last row; when
+  nothing changed since the last read it is the cached frame again (a clone).
+  Nothing of it is built, nor polars imported, until a frame is read.  ``columns(i)`` is the
   same bars as the numpy ``BarFrame``, without polars.
 
 Memory: the ring holds ``max_bars_per_timeframe`` closed bars at 48 bytes a
