@@ -3,9 +3,15 @@
 The hubs need a WebSocket server that real clients (websockets, aiohttp,
 picows, browsers) accept: a correct ``Sec-WebSocket-Accept``, masked client
 frames unmasked, fragmented messages reassembled, pings answered with pongs
-at once (the transport-level liveness pysignalr checks every 10 s) and the
-closing handshake.  Compression is declined by leaving
-``Sec-WebSocket-Extensions`` out of the answer, which every client accepts.
+(the transport-level liveness pysignalr checks every 10 s) and the closing
+handshake.  Compression is declined by leaving ``Sec-WebSocket-Extensions``
+out of the answer, which every client accepts.
+
+Pongs are coalesced as RFC 6455 section 5.5.3 allows: the pings of one
+received chunk get one pong, for the latest, and none is written while the
+transport is paused for a client that does not read; so a ping flood costs
+at most one pong per read and cannot grow the send buffer past the
+transport's high-water mark.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ class WebSocketConnection:
         "_fragments",
         "_fragments_size",
         "_handler",
+        "_pong",
         "_transport",
         "writable",
     )
@@ -102,17 +109,26 @@ class WebSocketConnection:
         self._fragments: list[bytes] = []
         self._fragments_size = 0
         self._closing = False
+        #: The payload of the latest ping not answered yet.
+        self._pong: bytes | None = None
         self.writable = True
 
     @property
     def open(self) -> bool:
         return self._transport is not None and not self._closing
 
+    @property
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the socket (0 once closed)."""
+        return 0 if self._transport is None else self._transport.get_write_buffer_size()
+
     # -- outbound ---------------------------------------------------------
 
     def send_text(self, payload: bytes) -> None:
         if self._transport is None or self._closing:
             return
+        if self._pong is not None:
+            self._send_pong()  # answers go out in the order their pings came in
         self._transport.writelines((frame_header(OP_TEXT, len(payload)), payload))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
@@ -120,6 +136,7 @@ class WebSocketConnection:
         if self._transport is None or self._closing:
             return
         self._closing = True
+        self._pong = None
         payload = struct.pack("!H", code) + reason.encode()[:120]
         self._transport.write(frame_header(OP_CLOSE, len(payload)) + payload)
         self._transport.close()
@@ -137,6 +154,8 @@ class WebSocketConnection:
 
     def resume_writing(self) -> None:
         self.writable = True
+        if self._pong is not None:
+            self._send_pong()
         self._handler.on_writable(True)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -144,6 +163,11 @@ class WebSocketConnection:
         self._handler.on_closed()
 
     def data_received(self, data: bytes) -> None:
+        self._read_frames(data)
+        if self._pong is not None and self.writable:
+            self._send_pong()
+
+    def _read_frames(self, data: bytes) -> None:
         self._buffer += data
         buf = self._buffer
         while self._transport is not None:
@@ -179,9 +203,11 @@ class WebSocketConnection:
 
     def _on_frame(self, fin: bool, opcode: int, payload: bytes) -> None:
         if opcode >= 0x8:  # control frames may arrive between fragments
-            if opcode == OP_PING:
-                if self._transport is not None and not self._closing:
-                    self._transport.write(frame_header(OP_PONG, len(payload)) + payload)
+            if not fin or len(payload) > 125:
+                self._protocol_error(1002, "control frames are short and whole")
+            elif opcode == OP_PING:
+                if not self._closing:
+                    self._pong = payload
             elif opcode == OP_CLOSE:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1000
                 self.close(code if code not in (1005, 1006, 1015) else 1000)
@@ -211,6 +237,11 @@ class WebSocketConnection:
             self._fragments.clear()
             self._fragments_size = 0
             self._handler.on_message(message)
+
+    def _send_pong(self) -> None:
+        payload, self._pong = self._pong, None
+        if payload is not None and self._transport is not None and not self._closing:
+            self._transport.write(frame_header(OP_PONG, len(payload)) + payload)
 
     def _protocol_error(self, code: int, reason: str) -> None:
         self._buffer.clear()

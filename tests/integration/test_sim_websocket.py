@@ -98,3 +98,31 @@ async def test_a_message_with_a_64_bit_length(simulator: GatewaySimulator) -> No
     writer.write(frame(TEXT, padded))
     assert await read_frame(reader) == (TEXT, b"{}\x1e")
     writer.close()
+
+
+@pytest.mark.parametrize("ping", [
+    frame(PING, b"x" * 126),  # control frames carry at most 125 bytes
+    frame(PING, b"half", fin=False),  # and are never fragmented
+], ids=["long", "fragmented"])
+async def test_malformed_control_frames_are_a_protocol_error(simulator: GatewaySimulator,
+                                                             ping: bytes) -> None:
+    reader, writer, _ = await upgrade(simulator)
+    writer.write(ping)
+    opcode, payload = await read_frame(reader)
+    assert (opcode, struct.unpack("!H", payload[:2])[0]) == (CLOSE, 1002)
+    writer.close()
+
+
+async def test_pings_in_one_read_get_one_pong_for_the_latest(simulator: GatewaySimulator
+                                                           ) -> None:
+    reader, writer, _ = await upgrade(simulator)
+    writer.write(b"".join(frame(PING, b"ping-%d" % number) for number in range(50)))
+    pongs = []
+    while not pongs or pongs[-1] != b"ping-49":
+        opcode, payload = await read_frame(reader)
+        assert opcode == PONG
+        pongs.append(payload)
+    # RFC 6455 5.5.3: only the latest unanswered ping needs its pong.
+    assert len(pongs) <= 50
+    assert pongs == sorted(pongs, key=lambda pong: int(pong[5:]))
+    writer.close()
