@@ -92,7 +92,10 @@ from libc.string cimport memcpy
 
 import operator
 
-import numpy as np
+# numpy is imported by the first BarAggregator (its rings are numpy arrays, so
+# every other use here runs after that), not here: `from pxfast import
+# TradingSuite` would pay ~80 ms for it before any bar exists.
+np = None
 
 __all__ = [
     "CLOSED",
@@ -231,6 +234,9 @@ cdef class BarAggregator:
         cdef int64_t unit, count, day_start = 0
         cdef int64_t[:, ::1] ring
         cdef BarTrack *k
+        global np
+        if np is None:
+            import numpy as np
         specs = tuple((int(unit_), int(count_)) for unit_, count_ in timeframes)
         n = len(specs)
         if n == 0 or n > MAX_TIMEFRAMES:

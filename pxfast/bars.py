@@ -17,14 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import numpy.typing as npt
-
 from pxfast.exceptions import ProjectXDataError
 from pxfast.messages import Bar
 from pxfast.models import parse_timestamp
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import polars as pl
 
 __all__ = ["COLUMNS", "BarFrame", "bar_times_us"]
@@ -43,6 +42,8 @@ def bar_times_us(stamps: Sequence[str]) -> npt.NDArray[np.int64]:
     (a 20 000-bar page would otherwise spend ~100 ms here).  Any other form
     takes the per-value path, which reads every offset and names a bad stamp.
     """
+    import numpy as np  # numpy and polars load at the first bars, not at `import pxfast`
+
     naive: list[str] = []
     for text in stamps:
         if text.endswith("+00:00"):
@@ -87,6 +88,8 @@ class BarFrame:
     @classmethod
     def from_bars(cls, bars: Sequence[Bar], tz: str = "UTC") -> BarFrame:
         """Build from Gateway bars in any order (of bars at one instant, the last wins)."""
+        import numpy as np
+
         start_us = bar_times_us([bar.t for bar in bars])
         # A stable sort keeps each instant's bars in arrival order: keep the last of each run.
         order = np.argsort(start_us, kind="stable")
@@ -161,6 +164,8 @@ class BarFrame:
     def to_polars(self) -> pl.DataFrame:
         """project-x-py's frame of these bars; it shares the price and volume arrays."""
         # Imported here: the data manager's package imports this module.
+        import numpy as np
+
         from pxfast.realtime_data_manager.frames import bar_frame
 
         columns = self._columns

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from pxfast.order_tracker import OrderChainBuilder
 from pxfast.types.trading import OrderSide
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from pxfast.models import BracketOrderResponse, OrderPlaceResponse
 
 __all__ = [
@@ -187,6 +187,8 @@ def average_true_range(
     """
     if len(close) < 2 or period < 1:
         raise ValueError("ATR needs at least two bars and a period of at least 1")
+    import numpy as np  # only ATR templates need it: not loaded at `import pxfast`
+
     previous = close[:-1]
     true_range = np.empty(len(close))
     true_range[0] = high[0] - low[0]

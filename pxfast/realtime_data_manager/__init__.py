@@ -63,8 +63,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, overload
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from pxfast.bars import BarFrame
 from pxfast.event_bus import EventBus, EventType, Handler
 from pxfast.exceptions import ProjectXError
@@ -283,6 +281,8 @@ class RealtimeDataManager:
     async def _fetch(self, store: BarStore) -> list[Seed]:
         """Each timeframe's bars from its newest held bar on; without one, ``initial_days``
         of them and at least the bar now open (a week or month starts days ago)."""
+        import numpy as np  # loaded with the first bars, not at `import pxfast`
+
         assert self.contract_id is not None
         seeds = []
         for index, name in enumerate(store.names):
@@ -423,6 +423,8 @@ class RealtimeDataManager:
         None without any bar, as in project-x-py; an empty frame when all
         bars are older.
         """
+        import numpy as np
+
         frame = self._frame(timeframe)
         if frame is None:
             return None

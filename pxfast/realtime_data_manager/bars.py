@@ -45,11 +45,8 @@ import time
 from array import array
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 from zoneinfo import ZoneInfo
-
-import numpy as np
-import numpy.typing as npt
 
 from pxfast._bars import CLOSED, F_EVENTS, MAX_SIZE, MAX_TS_NS, OPENED, BarAggregator
 from pxfast._ticks import cached_tick_size
@@ -60,6 +57,8 @@ from pxfast.realtime_data_manager.frames import bar_frame, bar_rows
 from pxfast.realtime_data_manager.timeframes import bar_aggregator
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import polars as pl
 
     from pxfast._bars import Event
@@ -67,7 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BarStore", "Seed", "print_time_ns"]
 
-Int64Array = npt.NDArray[np.int64]
+Int64Array: TypeAlias = "npt.NDArray[np.int64]"
 
 _NS: Final = 1_000_000_000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -324,6 +323,8 @@ class BarStore:
 
     def seed_columns(self, frame: BarFrame) -> Int64Array:
         """REST bars as (6, n) int64: ns and exact ticks; ProjectXDataError off the grid."""
+        import numpy as np  # loaded by the first bars (BarAggregator), not at `import pxfast`
+
         start_ns = frame["timestamp"].astype("datetime64[ns]").view(np.int64)
         try:
             prices = [self.tick.to_ticks_array(frame[name], "exact") for name in COLUMNS[1:5]]
@@ -342,6 +343,8 @@ class BarStore:
         replayed onto the bars held.  The bars the replays opened are announced
         at the end, every timeframe seeded.
         """
+        import numpy as np
+
         columns = tuple(np.frombuffer(column, np.int64).copy() for column in self._buffer)
         for column in self._buffer:
             del column[:]

@@ -30,12 +30,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from pxfast.bars import COLUMNS
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import polars as pl
 
 __all__ = ["bar_frame", "bar_rows"]
@@ -58,6 +56,7 @@ def bar_frame(
 
     Columns already of the right dtype and contiguous are wrapped, not copied.
     """
+    import numpy as np
     import polars as pl
 
     stamps = pl.Series(COLUMNS[0], _column(start_us, np.int64)).cast(pl.Datetime("us", tz))
@@ -71,6 +70,8 @@ def bar_frame(
 
 def _column(values: npt.ArrayLike, dtype: type[Any]) -> npt.NDArray[Any]:
     """``values`` as a contiguous 1-D array of ``dtype`` (itself when it already is)."""
+    import numpy as np
+
     array = np.ascontiguousarray(values, dtype=dtype)
     if array.ndim != 1:
         raise ValueError(f"a bar column is one-dimensional, not of shape {array.shape}")

@@ -26,14 +26,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeAlias
 from zoneinfo import ZoneInfo
-
-import numpy as np
-import numpy.typing as npt
 
 from pxfast._bars import BarAggregator
 from pxfast.types import AggregateBarUnit
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "GATEWAY_CALENDAR",
@@ -89,7 +90,7 @@ def bar_spec(timeframe: str) -> BarSpec:
     return spec
 
 
-Window = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], int]
+Window: TypeAlias = "tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], int]"
 
 
 class BarCalendar:
@@ -122,6 +123,8 @@ class BarCalendar:
         """
         offset = _fixed_offset(self.zone)
         if offset is not None:
+            import numpy as np  # loaded by the first bars, not at `import pxfast`
+
             return (np.array([_INT64_MIN], np.int64), np.array([offset], np.int32), _INT64_MAX)
         year = datetime.fromtimestamp(ts_ns // _NS, UTC).year
         return _zone_window(self.zone, year)
@@ -144,6 +147,8 @@ def _offset_at(zone: tzinfo, second: int) -> int:
 @lru_cache(maxsize=64)
 def _zone_window(zone: tzinfo, year: int) -> Window:
     """Offset segments from 1 January of ``year - 1`` to 1 January of ``year + 2`` (UTC)."""
+    import numpy as np
+
     first = int(datetime(year - 1, 1, 1, tzinfo=UTC).timestamp())
     last = int(datetime(year + 2, 1, 1, tzinfo=UTC).timestamp())
     starts = [first]
