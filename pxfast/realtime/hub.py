@@ -37,18 +37,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
-from picows import (
-    WSFrame,
-    WSHandshakeError,
-    WSListener,
-    WSMsgType,
-    WSTransport,
-    ws_connect,
-)
 
 from pxfast._redact import redacting_logger
 from pxfast._wire import (
@@ -70,6 +63,9 @@ from pxfast.messages import (
     TradeEvent,
     WireError,
 )
+
+if TYPE_CHECKING:
+    from picows import WSFrame, WSListener, WSTransport
 
 __all__ = ["HubConnection", "HubOptions", "HubState"]
 
@@ -132,28 +128,39 @@ class HubStats:
     last_error: str | None = None
 
 
-class _Listener(WSListener):
-    """picows callbacks -> the decoder -> the hub; never raises into picows."""
+@cache
+def _listener_type() -> Callable[[HubConnection], WSListener]:
+    """The hub's picows listener class, made at the first connect.
 
-    def __init__(self, hub: HubConnection) -> None:
-        self.hub = hub
+    picows (with the proxy and TLS modules it loads) costs ~25 ms, a fifth of
+    ``from pxfast import TradingSuite``; a bot pays it when a hub connects.
+    """
+    from picows import WSListener, WSMsgType
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        kind = frame.msg_type
-        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY or kind is WSMsgType.CONTINUATION:
-            hub = self.hub
-            payload = frame.get_payload_as_memoryview()
-            limit = hub.options.slice_bytes
-            if limit is not None and (hub._backlog or len(payload) > limit):
-                hub._queue(bytes(payload))  # picows reuses its buffer once this returns
-            else:
-                hub._decode(payload)
-        elif kind is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code(), frame.get_close_message())
-            transport.disconnect()
+    class _Listener(WSListener):
+        """picows callbacks -> the decoder -> the hub; never raises into picows."""
 
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self.hub._lost(self)
+        def __init__(self, hub: HubConnection) -> None:
+            self.hub = hub
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            kind = frame.msg_type
+            if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY or kind is WSMsgType.CONTINUATION:
+                hub = self.hub
+                payload = frame.get_payload_as_memoryview()
+                limit = hub.options.slice_bytes
+                if limit is not None and (hub._backlog or len(payload) > limit):
+                    hub._queue(bytes(payload))  # picows reuses its buffer once this returns
+                else:
+                    hub._decode(payload)
+            elif kind is WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            self.hub._lost(self)
+
+    return _Listener
 
 
 class HubConnection:
@@ -185,7 +192,7 @@ class HubConnection:
         self._on_stale = on_stale
         self._state = HubState.IDLE
         self._transport: WSTransport | None = None
-        self._listener: _Listener | None = None
+        self._listener: WSListener | None = None
         self._task: asyncio.Task[None] | None = None
         self._lost_event = asyncio.Event()
         self._ready: asyncio.Future[None] | None = None
@@ -299,6 +306,8 @@ class HubConnection:
         transport = self._transport
         if transport is None:
             raise ProjectXConnectionError(f"{self.name} hub is not connected")
+        from picows import WSMsgType  # loaded by the connect that made the transport
+
         transport.send(WSMsgType.TEXT, encode_invocation(target, list(arguments)))
 
     async def invoke(self, target: str, arguments: Sequence[Any]) -> Any:
@@ -306,6 +315,8 @@ class HubConnection:
         transport = self._transport
         if transport is None:
             raise ProjectXConnectionError(f"{self.name} hub is not connected")
+        from picows import WSMsgType
+
         self._next_id += 1
         invocation_id = str(self._next_id)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -371,9 +382,13 @@ class HubConnection:
         self._handshake = loop.create_future()
         opts = self.options
 
-        def listener_factory() -> _Listener:
+        from picows import WSHandshakeError, WSMsgType, ws_connect
+
+        listener_type = _listener_type()
+
+        def listener_factory() -> WSListener:
             # Known before ws_connect returns, so an immediate drop is not missed.
-            self._listener = _Listener(self)
+            self._listener = listener_type(self)
             return self._listener
 
         try:
@@ -475,6 +490,8 @@ class HubConnection:
             self._handshake.exception()
 
     async def _watchdog(self) -> None:
+        from picows import WSMsgType
+
         opts = self.options
         period = min(1.0, opts.ping_interval / 2, opts.server_timeout / 4)
         if opts.stale_after:
@@ -602,7 +619,7 @@ class HubConnection:
         for frame in backlog:
             self._decode(frame)
 
-    def _lost(self, listener: _Listener) -> None:
+    def _lost(self, listener: WSListener) -> None:
         if listener is not self._listener:
             return  # a socket already dropped; its connection is over
         self._flush_backlog()

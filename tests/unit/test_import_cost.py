@@ -1,8 +1,9 @@
 """``from pxfast import TradingSuite`` loads no heavy library a bot may not need yet.
 
 numpy (~80 ms) and polars load at their first use: a batch tick operation,
-the first bars, the first frame.  Each check runs in a fresh interpreter,
-since this test process has long imported them all.
+the first bars, the first frame; picows (~25 ms) at the first hub connect.
+Each check runs in a fresh interpreter, since this test process has long
+imported them all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("numpy", "polars")
+HEAVY = ("numpy", "picows", "polars")
 
 
 def run_fresh(tmp_path: Path, code: str) -> dict[str, list[str]]:
@@ -35,7 +36,7 @@ def run_fresh(tmp_path: Path, code: str) -> dict[str, list[str]]:
     return result
 
 
-def test_trading_suite_import_leaves_numpy_and_polars_unloaded(tmp_path: Path) -> None:
+def test_trading_suite_import_leaves_heavy_libraries_unloaded(tmp_path: Path) -> None:
     stages = run_fresh(
         tmp_path,
         "from pxfast import TradingSuite\n"
@@ -97,3 +98,33 @@ def test_numpy_loads_with_the_first_bars_and_polars_with_the_first_frame(
         "rest bars": ["numpy"],
         "frame": ["numpy", "polars"],
     }
+
+
+def test_picows_loads_at_the_first_hub_connect(tmp_path: Path) -> None:
+    """A hub connecting to a closed port has imported picows and fails typed."""
+    stages = run_fresh(
+        tmp_path,
+        "import asyncio, socket\n"
+        "from pxfast import TradingSuite\n"
+        "from pxfast.exceptions import ProjectXConnectionError\n"
+        "from pxfast.realtime.hub import HubConnection\n"
+        "async def token(force: bool) -> str:\n"
+        "    return 'token'\n"
+        "async def main() -> None:\n"
+        "    with socket.socket() as s:\n"
+        "        s.bind(('127.0.0.1', 0))\n"
+        "        port = s.getsockname()[1]\n"
+        "    hub = HubConnection('user', f'ws://127.0.0.1:{port}/hubs/user', token, print)\n"
+        "    loaded('hub')\n"
+        "    try:\n"
+        "        await hub.start(timeout=1.0)\n"
+        "    except ProjectXConnectionError as exc:\n"
+        "        assert 'not connected' in str(exc), exc\n"
+        "    else:\n"
+        "        raise AssertionError('connected to a closed port')\n"
+        "    finally:\n"
+        "        await hub.stop()\n"
+        "    loaded('connect')\n"
+        "asyncio.run(main())\n",
+    )
+    assert stages == {"hub": [], "connect": ["picows"]}
