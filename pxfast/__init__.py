@@ -110,6 +110,15 @@ _LAZY: dict[str, str] = {
     "TradingSuiteConfig": "pxfast.trading_suite",
     "get_template": "pxfast.order_templates",
     "load_default_config": "pxfast.config",
+    "DEFAULT_SESSIONS": "pxfast.sessions",
+    "SessionAnalytics": "pxfast.sessions",
+    "SessionConfig": "pxfast.sessions",
+    "SessionFilterMixin": "pxfast.sessions",
+    "SessionStatistics": "pxfast.sessions",
+    "SessionTimes": "pxfast.sessions",
+    "SessionType": "pxfast.sessions",
+    "aggregate_session_bars": "pxfast.sessions",
+    "resolve_session_product": "pxfast.sessions",
     "round_to_tick_size": "pxfast.utils",
 }
 
@@ -133,20 +142,6 @@ _NOT_IMPLEMENTED: dict[str, str] = {
         "technical indicators",
     ),
     **dict.fromkeys(("OrderBook", "create_orderbook"), "order-book analytics"),
-    **dict.fromkeys(
-        (
-            "DEFAULT_SESSIONS",
-            "SessionAnalytics",
-            "SessionConfig",
-            "SessionFilterMixin",
-            "SessionStatistics",
-            "SessionTimes",
-            "SessionType",
-            "aggregate_session_bars",
-            "resolve_session_product",
-        ),
-        "trading sessions",
-    ),
     **dict.fromkeys(("MemoryMappedStorage", "TimeSeriesStorage"), "bar storage"),
     **dict.fromkeys(
         ("calculate_max_drawdown", "calculate_portfolio_metrics", "calculate_sharpe_ratio"),

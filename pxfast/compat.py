@@ -17,7 +17,7 @@ the class imported under the other, so ``isinstance`` checks and ``except``
 clauses work whichever name a piece of code used.
 
 project-x-py modules that pxfast does not implement (technical indicators,
-order-book analytics, trading sessions, ...) fail to import with an
+order-book analytics, ...) fail to import with an
 ``ImportError`` that names the module and says why, never with a silently
 empty stand-in: a bot that depends on one of them should stop at import,
 not at its first trade.
@@ -56,7 +56,6 @@ NOT_IMPLEMENTED: dict[str, str] = {
     "data": "memory-mapped bar storage",
     "indicators": "technical indicators",
     "orderbook": "order-book analytics",
-    "sessions": "trading-session filtering and analytics",
     "statistics": "statistics aggregation and export",
 }
 

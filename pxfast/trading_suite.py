@@ -77,12 +77,16 @@ class TradingSuiteConfig:
     #: seconds); finished orders and fills older than this (plus a margin) are
     #: forgotten.  It must outlast any outage whose fills are to be recovered.
     reconcile_window: timedelta | float = RECENT_WINDOW
+    #: project-x-py's ``SessionConfig`` (``pxfast.sessions``): the session the data
+    #: managers' ``get_session_data`` reads by default.
+    session_config: Any = None
 
 
 _CONFIG_FIELDS = {f.name for f in fields(TradingSuiteConfig)} - {
     "instrument",
     "timeframes",
     "features",
+    "session_config",
 }
 
 
@@ -160,7 +164,11 @@ class TradingSuite:
             if flag in (Features.TRADE_JOURNAL, Features.AUTO_RECONNECT):
                 logger.warning("feature %s has no effect (reconnect is always on)", flag.value)
         config = TradingSuiteConfig(
-            instrument=symbols[0], timeframes=timeframes or ["5min"], features=resolved, **kwargs
+            instrument=symbols[0],
+            timeframes=timeframes or ["5min"],
+            features=resolved,
+            session_config=session_config,
+            **kwargs,
         )
         if username is None:
             creds = credentials_from_env(account_name)
@@ -221,6 +229,7 @@ class TradingSuite:
                 config.timeframes,
                 config.timezone,
                 config.data_manager_config,
+                config.session_config,
             )
             risk = None
             if risk_on:
@@ -366,6 +375,36 @@ class TradingSuite:
                 symbol: await context.orders.get_order_statistics_async()
                 for symbol, context in self._contexts.items()
             },
+        }
+
+    # ------------------------------------------------------------------ sessions
+
+    async def set_session_type(self, session_type: Any) -> None:
+        """Make ``session_type`` (a ``pxfast.sessions.SessionType``) every instrument's default."""
+        for context in self._contexts.values():
+            await context.data.set_session_type(session_type)
+
+    async def get_session_data(
+        self, timeframe: str, session_type: Any = None, *, timeout: float | None = None
+    ) -> Any:
+        """The session's bars of ``timeframe``: a frame (or None) on a one-instrument suite,
+        else ``{symbol: frame or None}`` (None when the suite has no instrument), as in
+        project-x-py."""
+        if len(self._contexts) == 1:
+            return await self.data.get_session_data(timeframe, session_type, timeout=timeout)
+        result = {
+            symbol: await context.data.get_session_data(timeframe, session_type, timeout=timeout)
+            for symbol, context in self._contexts.items()
+        }
+        return result or None
+
+    async def get_session_statistics(self, timeframe: str = "1min") -> dict[str, Any]:
+        """RTH/ETH statistics of ``timeframe``; per symbol on a multi-instrument suite."""
+        if len(self._contexts) == 1:
+            return await self.data.get_session_statistics(timeframe)
+        return {
+            symbol: await context.data.get_session_statistics(timeframe)
+            for symbol, context in self._contexts.items()
         }
 
     # ------------------------------------------------------------------ helpers (project-x-py's)

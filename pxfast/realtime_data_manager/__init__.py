@@ -126,6 +126,8 @@ class RealtimeDataManager:
         session_config: Any = None,
     ) -> None:
         self.instrument = instrument
+        #: project-x-py's ``SessionConfig``: the default session of ``get_session_data``.
+        self.session_config = session_config
         self.project_x = project_x
         # project-x-py's realtime client wraps the connection pxfast works with.
         connection = getattr(realtime_client, "connection", realtime_client)
@@ -528,3 +530,70 @@ class RealtimeDataManager:
             "resyncs": self.resyncs,
             "resync_failures": self.resync_failures,
         }
+
+    # ------------------------------------------------------------------ sessions
+
+    def _session_product(self) -> str:
+        info = self.instrument_info
+        return info.id if info is not None else str(self.instrument)
+
+    async def get_session_data(
+        self, timeframe: str, session_type: Any = None, *, timeout: float | None = None
+    ) -> pl.DataFrame | None:
+        """The bars of ``timeframe`` in ``session_type`` (default: the session config's, else ETH).
+
+        None when there are no bars, or none in the session, as in project-x-py.
+        Unlike project-x-py, a manager without a session config filters with
+        the default one (project-x-py returns every bar for ETH and None for
+        RTH), and live bars are built from every print: the session applies
+        when bars are read, not when prints arrive (project-x-py drops prints
+        outside its session, so its open bars differ).  ``timeout`` is
+        accepted for project-x-py's signature: reads never wait for a lock.
+        """
+        from pxfast.sessions import SessionConfig, SessionFilterMixin, SessionType
+
+        config = self.session_config or SessionConfig()
+        kind = config.session_type if session_type is None else session_type
+        frame = self._frame(timeframe)
+        if frame is None:
+            return None
+        try:
+            kept = await SessionFilterMixin(config).filter_by_session(
+                frame, SessionType(kind), self._session_product()
+            )
+        except ValueError as exc:
+            logger.warning("get_session_data: %s", exc)
+            return None
+        return None if kept.is_empty() else kept
+
+    async def get_session_statistics(self, timeframe: str) -> dict[str, Any]:
+        """RTH and ETH volume, VWAP, high, low and range of the bars of ``timeframe``."""
+        frame = self._frame(timeframe)
+        if frame is None:
+            return {
+                "rth_volume": 0,
+                "eth_volume": 0,
+                "rth_vwap": 0.0,
+                "eth_vwap": 0.0,
+                "rth_range": 0.0,
+                "eth_range": 0.0,
+            }
+        from pxfast.sessions import SessionStatistics
+
+        stats = SessionStatistics(self.session_config)
+        return await stats.calculate_session_stats(frame, self._session_product())
+
+    async def set_session_type(self, session_type: Any) -> None:
+        """Make ``session_type`` the default of ``get_session_data``.
+
+        As in project-x-py the session config is changed in place; a manager
+        created without one gets a default config (project-x-py ignores the
+        call then).
+        """
+        from pxfast.sessions import SessionConfig, SessionType
+
+        kind = SessionType(session_type)  # a SessionType or its name; ValueError otherwise
+        if self.session_config is None:
+            self.session_config = SessionConfig(session_type=kind)
+        else:
+            self.session_config.session_type = kind

@@ -123,7 +123,6 @@ def test_top_level_exports(compat: None) -> None:
     [
         ("project_x_py.indicators", "technical indicators"),
         ("project_x_py.orderbook", "order-book analytics"),
-        ("project_x_py.sessions", "trading-session"),
         ("project_x_py.data", "bar storage"),
         ("project_x_py.statistics", "statistics"),
         ("project_x_py.no_such_module", "pxfast has no pxfast.no_such_module"),
@@ -137,7 +136,7 @@ def test_missing_modules_fail_loudly(compat: None, module: str, feature: str) ->
     assert module not in sys.modules
 
 
-@pytest.mark.parametrize("name", ["calculate_rsi", "OrderBook", "SessionType"])
+@pytest.mark.parametrize("name", ["calculate_rsi", "OrderBook", "MemoryMappedStorage"])
 def test_missing_top_level_names_fail_loudly(compat: None, name: str) -> None:
     with pytest.raises(ImportError, match=f"pxfast does not implement project-x-py's {name}"):
         exec(f"from project_x_py import {name}", {})
