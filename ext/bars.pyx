@@ -95,7 +95,7 @@ import operator
 # numpy is imported by the first BarAggregator (its rings are numpy arrays, so
 # every other use here runs after that), not here: `from pxfast import
 # TradingSuite` would pay ~80 ms for it before any bar exists.
-np = None
+cdef object np = None
 
 __all__ = [
     "CLOSED",

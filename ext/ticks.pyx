@@ -76,7 +76,7 @@ from decimal import Decimal, InvalidOperation
 # numpy is imported by the first batch call (_run_array), not here: it costs
 # ~80 ms, a third of `from pxfast import TradingSuite`, and scalar tick math
 # (every order) never needs it.
-np = None
+cdef object np = None
 
 __all__ = [
     "TickSize",
