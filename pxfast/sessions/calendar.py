@@ -117,13 +117,10 @@ def session_columns(
         first, last = bounds.row(0)
         if first is not None:
             closures = _closures_between(first, last)
+    closed = pl.Series(closures, dtype=pl.Date)
     td = pl.col("_trading_date")
-    open_day = (td.dt.weekday() <= 5) & ~td.is_in(
-        pl.lit(closures, dtype=pl.List(pl.Date)).explode()
-    )
-    rth_day = (day.dt.weekday() <= 5) & ~day.is_in(
-        pl.lit(closures, dtype=pl.List(pl.Date)).explode()
-    )
+    open_day = (td.dt.weekday() <= 5) & ~td.is_in(closed.implode())
+    rth_day = (day.dt.weekday() <= 5) & ~day.is_in(closed.implode())
     return frame.with_columns(
         (in_rth_window & rth_day).alias("_rth"),
         ((in_overnight | in_rth_window) & open_day).alias("_eth"),
