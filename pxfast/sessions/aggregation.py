@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import polars as pl
 
 from pxfast.sessions.calendar import EXCHANGE_TZ, session_columns
-from pxfast.sessions.config import SessionConfig, SessionTimes, SessionType, resolve_session_product
+from pxfast.sessions.config import SessionConfig, SessionType
+from pxfast.sessions.filtering import SessionFilterMixin
 
 __all__ = ["aggregate_session_bars"]
 
@@ -55,7 +56,7 @@ def aggregate_session_bars(
     config = session_config or SessionConfig()
     raw = session_type if session_type is not None else config.session_type
     kind = raw if isinstance(raw, SessionType) else SessionType(raw)
-    times = _times_for(config, product)
+    times = SessionFilterMixin(config).session_times(product)
     zone = EXCHANGE_TZ if config.use_exchange_timezone else config.market_timezone
     stamp = pl.Datetime("us", zone)
     schema = {
@@ -117,12 +118,3 @@ def aggregate_session_bars(
         .select(_OUTPUT)
     )
     return result if include_partial else result.filter(~pl.col("is_partial"))
-
-
-def _times_for(config: SessionConfig, product: str) -> SessionTimes:
-    overrides = config.product_sessions or {}
-    root = resolve_session_product(product)
-    for key in (product, root):
-        if key in overrides:
-            return overrides[key]
-    return config.get_session_times(root)
