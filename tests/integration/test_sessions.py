@@ -132,3 +132,22 @@ async def test_hostile_input_ends_in_value_errors() -> None:
     assert (await mixin.filter_by_session(dated, SessionType.RTH, "ES")).height == 1
     with pytest.raises(ValueError, match="Unknown product: ZZZZ"):
         await mixin.filter_by_session(dated, SessionType.RTH, "ZZZZ")
+
+
+async def test_observed_holidays_close_globex() -> None:
+    """A weekend Christmas or New Year's Day moves as CME's calendar moves it."""
+    days = [datetime(2021, 12, 23, 15, tzinfo=ET) + timedelta(days=d) for d in range(12)]
+    frame = pl.DataFrame({"timestamp": days, "open": 1.0, "high": 1.0, "low": 1.0,
+                          "close": 1.0, "volume": 1})  # fmt: skip
+    kept = await SessionFilterMixin().filter_by_session(frame, SessionType.RTH, "ES")
+    # Christmas 2021 (a Saturday) closes Friday the 24th; New Year's Day 2022 (a Saturday)
+    # closes nothing; 2021-12-31 and 2022-01-03 trade.
+    assert [t.date().isoformat() for t in kept["timestamp"]] == [
+        "2021-12-23", "2021-12-27", "2021-12-28", "2021-12-29", "2021-12-30",
+        "2021-12-31", "2022-01-03",
+    ]  # fmt: skip
+    sunday_new_year = pl.DataFrame({"timestamp": [datetime(2023, 1, 2, 12, tzinfo=ET)],
+                                    "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+                                    "volume": 1})  # fmt: skip
+    assert (await SessionFilterMixin().filter_by_session(
+        sunday_new_year, SessionType.ETH, "ES")).is_empty()  # fmt: skip
