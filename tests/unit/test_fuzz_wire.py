@@ -1,7 +1,7 @@
 """Fuzzing the hub read path: random and mutated frames never escape it or corrupt the table.
 
 The path under test is the client's own, minus the socket: picows' frame
-callback (``hub._Listener.on_ws_frame``) -> the compiled ``FrameDecoder`` ->
+callback (``on_ws_frame`` of ``hub._listener_type()``) -> the compiled ``FrameDecoder`` ->
 ``HubConnection._received`` -> the user stream (order table, positions,
 fills, events) and the market stream.  Handlers are registered for every
 event, so the payload-building code runs too.
@@ -38,10 +38,11 @@ from hypothesis import strategies as st
 from picows import WSMsgType
 
 from pxfast.event_bus import EventBus, EventType
-from pxfast.realtime.hub import HubConnection, _Listener
+from pxfast.realtime.hub import HubConnection, _listener_type
 from pxfast.realtime.market_stream import MarketStream
 from pxfast.realtime.user_stream import UserStream
 
+_Listener = _listener_type()  # the class the hub makes at its first connect
 RS = b"\x1e"
 CONTRACT = "CON.F.US.MNQ.Z25"
 TERMINAL = (2, 3, 4, 5)
