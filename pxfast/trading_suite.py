@@ -159,6 +159,14 @@ class TradingSuite:
         unknown = set(kwargs) - _CONFIG_FIELDS
         if unknown:
             raise TypeError(f"TradingSuite.create got unexpected arguments: {sorted(unknown)}")
+        if session_config is not None:
+            from pxfast.sessions import SessionConfig  # polars: imported only when used
+
+            if not isinstance(session_config, SessionConfig):
+                raise TypeError(
+                    "session_config must be a pxfast.sessions.SessionConfig, "
+                    f"not {type(session_config).__name__}"
+                )
         resolved = [Features(f) for f in (features or [])]
         for flag in resolved:
             if flag in (Features.TRADE_JOURNAL, Features.AUTO_RECONNECT):

@@ -96,10 +96,12 @@ def session_columns(
     ts = pl.col(timestamp)
     if getattr(frame.schema[timestamp], "time_zone", None) is None:
         ts = ts.dt.replace_time_zone("UTC")
-    local = ts.dt.convert_time_zone(zone)
-    frame = frame.with_columns(local.alias("_et"))
-    t = pl.col("_et").dt.time()
-    day = pl.col("_et").dt.date()
+    # The wall clock, converted once: every field read of an aware column converts again.
+    local = ts.dt.convert_time_zone(zone).dt.replace_time_zone(None)
+    frame = frame.with_columns(local.alias("_et")).with_columns(
+        pl.col("_et").dt.time().alias("_t"), pl.col("_et").dt.date().alias("_d")
+    )
+    t, day = pl.col("_t"), pl.col("_d")
     in_rth_window = (t >= times.rth_start) & (t < times.rth_end)
     if times.eth_start is None or times.eth_end is None:
         in_overnight = pl.lit(False)
@@ -127,7 +129,7 @@ def session_columns(
     return frame.with_columns(
         (in_rth_window & rth_day).alias("_rth"),
         ((in_overnight | in_rth_window) & open_day).alias("_eth"),
-    ).drop("_et")
+    ).drop("_et", "_t", "_d")
 
 
 def session_mask(frame: pl.DataFrame, session_type: SessionType, times: SessionTimes) -> pl.Series:

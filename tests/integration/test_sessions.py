@@ -151,3 +151,9 @@ async def test_observed_holidays_close_globex() -> None:
                                     "volume": 1})  # fmt: skip
     assert (await SessionFilterMixin().filter_by_session(
         sunday_new_year, SessionType.ETH, "ES")).is_empty()  # fmt: skip
+
+
+async def test_a_session_config_of_another_type_is_refused(simulator: GatewaySimulator) -> None:
+    with pytest.raises(TypeError, match=r"must be a pxfast\.sessions\.SessionConfig"):
+        async with running_suite(simulator, session_config={"session_type": "RTH"}):
+            pass
