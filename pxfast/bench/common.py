@@ -17,9 +17,12 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import os
 import platform
+import random
 import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -41,7 +44,10 @@ __all__ = [
     "each_ns",
     "fill_round",
     "http_round",
+    "import_ns",
+    "iso_stamp",
     "market_round",
+    "new_bar_prints",
     "order_frame",
     "place_round",
     "quiet_gc",
@@ -49,6 +55,8 @@ __all__ = [
     "rss_bytes",
     "search_round",
     "serve",
+    "trade_frame",
+    "trade_tape",
 ]
 
 #: A worker operation: parameters in, metric id -> measurement out.
@@ -120,6 +128,71 @@ def order_frame(template: str, order_id: int, status: int, tag: str = "bench") -
         "tag": tag,
         "micro": 200000 if filled else 100000,
     }
+
+
+#: Prices of the trade tape and the NEW_BAR frames are whole ticks of MNQ's 0.25.
+TICK = 0.25
+#: 2025-12-01 15:00 UTC, a Monday inside the CME session (a minute edge).
+TAPE_START_NS = 1_764_601_200 * 1_000_000_000
+
+
+def trade_tape(seed: int, count: int) -> tuple[list[int], list[int], list[int]]:
+    """An MNQ-like tape, the same in both workers: (exchange time ns, price in ticks, size).
+
+    A one-tick random walk, sizes 1-4, trades on average 10 ms apart (drawn
+    from an exponential: bursts and pauses), so a 1-minute bar takes ~6 000.
+    Made with ``random`` (the reference venv need not have numpy).
+    """
+    rng = random.Random(seed)
+    ts_ns, ticks, sizes = [], [], []
+    now, price = float(TAPE_START_NS), 84_000
+    for _ in range(count):
+        now += -math.log(1.0 - rng.random()) * 10e6
+        price += rng.randint(-1, 1)
+        ts_ns.append(int(now))
+        ticks.append(price)
+        sizes.append(rng.randint(1, 4))
+    return ts_ns, ticks, sizes
+
+
+def iso_stamp(ts_ns: int) -> str:
+    """The Gateway's time stamp text (UTC, microseconds) for ``ts_ns``."""
+    whole, fraction = divmod(ts_ns, 1_000_000_000)
+    clock = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{clock}.{fraction // 1000:06d}+00:00"
+
+
+def new_bar_prints(count: int) -> list[tuple[int, float]]:
+    """(exchange time ns, price) of ``count`` prints a minute apart: each opens a 1-minute bar."""
+    return [(TAPE_START_NS + 60_000_000_000 * i + 1_000_000, 21000.0 + (i % 8) * TICK)
+            for i in range(count)]  # fmt: skip
+
+
+def trade_frame(contract: str, ts_ns: int, price: float) -> str:
+    """One GatewayTrade frame as the Gateway sends it: one print (size 2), one record."""
+    trade = {"symbolId": "F.US.MNQ", "price": price, "timestamp": iso_stamp(ts_ns), "type": 0,
+             "volume": 2}  # fmt: skip
+    record = {"type": 1, "target": "GatewayTrade", "arguments": [contract, [trade]]}
+    return json.dumps(record, separators=(",", ":")) + "\x1e"
+
+
+async def import_ns(statement: str, samples: int) -> list[float]:
+    """ns of ``statement`` in each of ``samples`` fresh interpreters (this one's executable),
+    timed inside the child around the import alone, so interpreter start-up is left out."""
+    code = (
+        "import time; _t = time.perf_counter_ns(); " + statement
+        + "; print(time.perf_counter_ns() - _t)"
+    )  # fmt: skip
+    out: list[float] = []
+    for _ in range(samples):
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        stdout, _ = await asyncio.wait_for(child.communicate(), 120)
+        if child.returncode != 0:
+            raise RuntimeError(f"{statement!r} failed in a fresh interpreter ({child.returncode})")
+        out.append(float(stdout.split()[-1]))
+    return out
 
 
 # ---------------------------------------------------------------- timing loops
@@ -580,6 +653,8 @@ class BenchWorker:
 
     #: The distributions whose versions the report names.
     packages: tuple[str, ...] = ()
+    #: What a user's script runs first (the import-time row).
+    import_statement = ""
 
     def __init__(self) -> None:
         self.client: BenchClient | None = None
@@ -611,6 +686,17 @@ class BenchWorker:
     async def memory(self, params: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    async def bars(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Trade ingest into 4 timeframes, ``get_data`` on 10 000 bars, memory per bar."""
+        raise NotImplementedError
+
+    async def new_bar(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A GatewayTrade frame that opens a bar -> the first NEW_BAR handler."""
+        raise NotImplementedError
+
+    async def imports(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"import.suite": await import_ns(self.import_statement, params["samples"])}
+
     def handlers(self) -> Handlers:
         return {
             "setup": self.setup,
@@ -621,6 +707,9 @@ class BenchWorker:
             "bus": self.bus,
             "wire": self.wire,
             "memory": self.memory,
+            "bars": self.bars,
+            "newbar": self.new_bar,
+            "imports": self.imports,
             "search": self.network(search_round),
             "place": self.network(place_round),
             "http": self.network(http_round),

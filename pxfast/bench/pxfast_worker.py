@@ -22,18 +22,25 @@ from typing import Any, cast
 import numpy as np
 
 from pxfast import _ticks
+from pxfast._bars import F_EVENTS
 from pxfast._fsm import OrderTable
 from pxfast._wire import FrameDecoder
 from pxfast.bench import common
 from pxfast.bench.common import BenchClient, MarketTally, Recorder
+from pxfast.bench.inputs import CONTRACT
 from pxfast.client.http import HttpClient
 from pxfast.client.project_x import ProjectX
 from pxfast.client.ratelimit import BucketSpec, RateBudget
 from pxfast.event_bus import Event, EventBus, EventType
-from pxfast.messages import OrderUpdate, UserOrder
-from pxfast.models import ProjectXConfig
+from pxfast.messages import MarketTrade, OrderUpdate, UserOrder
+from pxfast.models import Instrument, ProjectXConfig
 from pxfast.realtime.hub import HubConnection
+from pxfast.realtime.market_stream import MarketStream
 from pxfast.realtime.user_stream import UserStream
+from pxfast.realtime_data_manager import RealtimeDataManager
+from pxfast.realtime_data_manager.bars import BarStore, Seed
+from pxfast.realtime_data_manager.listeners import add_print_feed
+from pxfast.realtime_data_manager.timeframes import BarCalendar, bar_aggregator
 from pxfast.trading_suite import TradingSuite
 
 __all__ = ["main"]
@@ -48,11 +55,29 @@ async def _no_token(_force: bool) -> str:
     return "unused"
 
 
-def _user_hub(handler: Callable[[list[Any]], None]) -> HubConnection:
-    """A user hub that never connects: frames go straight to its decoder and dispatcher."""
-    hub = HubConnection("user", "http://127.0.0.1:9/hubs/user", _no_token, handler)
+def _offline_hub(handler: Callable[[list[Any]], None], name: str = "user") -> HubConnection:
+    """A hub that never connects: frames go straight to its decoder and dispatcher."""
+    hub = HubConnection(name, f"http://127.0.0.1:9/hubs/{name}", _no_token, handler)
     hub.decoder.reset(handshake=False)
     return hub
+
+
+MNQ = Instrument(CONTRACT, "MNQZ6", "Micro E-mini Nasdaq", common.TICK, 0.5, True, "F.US.MNQ")
+ZONE = "America/Chicago"
+
+
+def _seeded_data(timeframes: list[str], bars: int) -> RealtimeDataManager:
+    """``suite.data`` as after ``initialize``: ``bars`` closed bars and the one open now."""
+    data = RealtimeDataManager(MNQ, cast(ProjectX, None), None, EventBus(), timeframes,
+                               config={"max_bars_per_timeframe": bars})  # fmt: skip
+    now_s = int(time.time()) // 60 * 60
+    starts = (now_s - 60 * bars + 60 * np.arange(bars + 1, dtype=np.int64)) * 1_000_000_000
+    close = 84_000 + (np.arange(bars + 1, dtype=np.int64) % 16) - 8
+    volume = np.arange(bars + 1, dtype=np.int64) % 400 + 1
+    columns = np.stack([starts, close, close + 3, close - 3, close, volume])
+    data._bars().apply([Seed(0, columns.astype(np.int64), 0)], live=True)
+    data._initialized = True
+    return data
 
 
 class PxfastClient(BenchClient):
@@ -179,7 +204,8 @@ async def _suite(username: str, config: ProjectXConfig) -> TradingSuite:
 
 
 class Worker(common.BenchWorker):
-    packages = ("pxfast", "msgspec", "picows", "uvloop", "numpy", "aiohttp")
+    packages = ("pxfast", "msgspec", "picows", "uvloop", "numpy", "polars", "aiohttp")
+    import_statement = "from pxfast import TradingSuite"
 
     async def open_client(self, username: str, urls: dict[str, str]) -> BenchClient:
         config = ProjectXConfig(
@@ -257,7 +283,7 @@ class Worker(common.BenchWorker):
 
         await bus.on(EventType.ORDER_FILLED, on_filled)
         stream = UserStream(cast(ProjectX, None), lambda _contract: bus)
-        hub = _user_hub(stream.on_items)
+        hub = _offline_hub(stream.on_items)
         template = params["template"]
         samples: list[float] = []
         with common.quiet_gc():
@@ -274,7 +300,7 @@ class Worker(common.BenchWorker):
     async def memory(self, params: dict[str, Any]) -> dict[str, Any]:
         """RSS growth over ``orders`` new orders through the hub path, per order held."""
         stream = UserStream(cast(ProjectX, None), lambda _contract: EventBus())
-        hub = _user_hub(stream.on_items)
+        hub = _offline_hub(stream.on_items)
         template = params["template"]
 
         def feed(first: int, count: int) -> None:
@@ -292,6 +318,95 @@ class Worker(common.BenchWorker):
             "memory.held": len(stream.orders),
             "memory.table_bytes": stream.orders.memory_bytes(),
         }
+
+    async def bars(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The compiled core: ``add_trades`` over the whole tape (a fresh aggregator per
+        sample, so every trade is live) and ``add_trade`` per trade from a Python loop,
+        draining events whenever a call reports some, as the market stream does."""
+        timeframes, calendar = params["timeframes"], BarCalendar(ZONE)
+        ts_list, tick_list, size_list = common.trade_tape(params["seed"], params["batch_trades"])
+        ts, ticks, sizes = (np.array(c, dtype=np.int64) for c in (ts_list, tick_list, size_list))
+        batch: list[float] = []
+        each: list[float] = []
+        count = params["each_trades"]
+        rows = list(zip(ts_list[:count], tick_list[:count], size_list[:count], strict=True))
+        with common.quiet_gc():
+            for _ in range(params["samples"]):
+                agg = bar_aggregator(timeframes, 10_000, calendar)
+                agg.add_trade(ts_list[0] - 1, tick_list[0], 1)  # the zone window, fetched once
+                start = time.perf_counter_ns()
+                agg.add_trades(ts, ticks, sizes)
+                agg.drain()
+                batch.append(len(ts) / ((time.perf_counter_ns() - start) / 1e9))
+                agg = bar_aggregator(timeframes, 10_000, calendar)
+                agg.add_trade(ts_list[0] - 1, tick_list[0], 1)
+                add, drain = agg.add_trade, agg.drain
+                start = time.perf_counter_ns()
+                for stamp, price, size in rows:
+                    if add(stamp, price, size) & F_EVENTS:
+                        drain()
+                each.append((time.perf_counter_ns() - start) / count)
+        return {
+            "bars.ingest": batch,
+            "bars.ingest_each": each,
+            **await self._get_data(params),
+        }
+
+    async def _get_data(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``get_data("1min")`` right after a print changed the open bar (the cached frame
+        of the closed bars plus a fresh last row), and the ring's bytes per bar."""
+        bars = params["bars"]
+        data = _seeded_data(["1min"], bars)
+        store = data._bars()
+        now_s = int(time.time()) // 60 * 60
+        samples: list[float] = []
+        await data.get_data("1min")  # the first read builds the frame cache
+        with common.quiet_gc():
+            for i in range(params["get_data_samples"]):
+                print_ns = now_s * 1_000_000_000 + i * 1000
+                stamp = common.iso_stamp(print_ns)
+                store.on_prints([MarketTrade(price=21000.25, timestamp=stamp, volume=1)])
+                store.on_frame_end()
+                start = time.perf_counter_ns()
+                frame = await data.get_data("1min")
+                samples.append(float(time.perf_counter_ns() - start))
+        assert frame is not None and frame.height == bars + 1, frame
+        ring = store.agg.memory_bytes()
+        return {
+            "bars.get_data": samples,
+            "bars.memory_per_bar": [ring / bars],
+            "bars.frame_cache_bytes_per_bar": (store.memory_bytes() - ring) / bars,
+        }
+
+    async def new_bar(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GatewayTrade frame -> market hub decoder and ``_received`` -> market stream ->
+        bar store (the 4 timeframes) -> the first NEW_BAR handler; each print a minute
+        after the last, so each one opens a 1-minute bar."""
+        bus = EventBus()
+        store = BarStore(params["timeframes"], common.TICK, ZONE, 1000, bus)
+        store.apply((), live=True)
+        market = MarketStream(lambda _contract: bus)
+        add_print_feed(market, params["contract"], store)
+        hub = _offline_hub(market.on_items, "market")
+        stamps: list[int] = []
+
+        async def on_bar(_event: Event) -> None:
+            stamps.append(time.perf_counter_ns())
+
+        await bus.on(EventType.NEW_BAR, on_bar)
+        prints = common.new_bar_prints(params["samples"] + 1)
+        frames = [
+            common.trade_frame(params["contract"], ts, price).encode() for ts, price in prints
+        ]
+        hub._received(hub.decoder.feed(frames[0]))  # the first bar, untimed
+        samples: list[float] = []
+        with common.quiet_gc():
+            for frame in frames[1:]:
+                seen = len(stamps)
+                start = time.perf_counter_ns()
+                hub._received(hub.decoder.feed(frame))
+                samples.append(float(stamps[seen] - start))
+        return {"bars.new_bar": samples}
 
 
 async def _async_handler(_event: Event) -> None:

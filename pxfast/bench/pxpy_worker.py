@@ -32,6 +32,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,9 @@ px_events = _module("project_x_py.event_bus")
 px_orders = _module("project_x_py.order_manager")
 px_realtime = _module("project_x_py.realtime")
 px_utils = _module("project_x_py.order_manager.utils")
+px_data = _module("project_x_py.realtime_data_manager")
+px_data_processing = _module("project_x_py.realtime_data_manager.data_processing")
+pl = _module("polars")
 JSONProtocol = _module("pysignalr.protocol.json").JSONProtocol
 EventType = px_events.EventType
 
@@ -220,8 +224,68 @@ class _StubClient:
     account_info = None
 
 
+ZONE = "America/Chicago"
+BAR_COLUMNS = ("open", "high", "low", "close")
+
+
+def _data_manager(timeframes: list[str], bus: Any, realtime: Any = None) -> Any:
+    """Its RealtimeDataManager as after ``initialize`` + ``start_realtime_feed``, no network:
+    running, MNQ's tick, an empty frame per timeframe, and its global 1 ms rate limit
+    (``_min_update_interval``, which drops every tick that follows another within 1 ms)
+    set to 0, so every tick is processed and its cost is what is measured."""
+    manager = px_data.RealtimeDataManager(
+        "MNQ", _StubClient(), realtime or _StubClient(), bus, timeframes, timezone=ZONE
+    )
+    quiet_logging()
+    manager._min_update_interval = 0.0
+    manager.is_running = True
+    manager.tick_size = common.TICK
+    schema = {"timestamp": pl.Datetime("us", ZONE), **dict.fromkeys(BAR_COLUMNS, pl.Float64),
+              "volume": pl.Int64}  # fmt: skip
+    for timeframe in timeframes:
+        manager.data[timeframe] = pl.DataFrame(schema=schema)
+    return manager
+
+
+async def _settled(before: set[asyncio.Task[Any]]) -> None:
+    """Until the tasks it spawned since ``before`` (DATA_UPDATE and NEW_BAR emits and what
+    they start) have all run; the worker's suite keeps its own background tasks running."""
+    current = asyncio.current_task()
+    while True:
+        spawned = {t for t in asyncio.all_tasks() if t not in before and t is not current}
+        pending = {task for task in spawned if not task.done()}
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=30)
+        if late:
+            raise TimeoutError(f"{len(late)} project-x-py task(s) still running after 30 s")
+
+
+async def _processed(manager: Any, ticks: int) -> None:
+    """Until its data manager has handled ``ticks`` ticks (the hop to it is a callback
+    scheduled from pysignalr's side, not a task, and it signals nothing: poll)."""
+    deadline = time.monotonic() + 30
+    while manager.memory_stats["ticks_processed"] < ticks:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"project-x-py handled {ticks - 1} of {ticks} ticks in 30 s")
+        await asyncio.sleep(0)
+
+
+class _Clock(datetime):
+    """``datetime`` for its data-processing module, whose ``now()`` is the exchange time of
+    the print being handled: its ``_on_trade_update`` stamps a trade with the receipt
+    time, so without this only one print a minute could open a bar."""
+
+    current = datetime.now(UTC)
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> Any:
+        return cls.current.astimezone(tz)
+
+
 class Worker(common.BenchWorker):
     packages = ("project-x-py", "pysignalr", "httpx", "orjson", "polars")
+    import_statement = "from project_x_py import TradingSuite"
 
     async def open_client(self, username: str, urls: dict[str, str]) -> BenchClient:
         client = PxpyClient(await create_suite(username, urls), username, urls)
@@ -348,6 +412,98 @@ class Worker(common.BenchWorker):
             "memory.rss": [float(after)],
             "memory.held": len(tracked),
         }
+
+    async def bars(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Its tick path, ``_process_tick_data``, over blocks of the tape's first trades
+        (the tick dicts built beforehand, as pxfast's arrays are), until the tasks it
+        spawns have run; it has no batch entry, so one figure stands in both ingest rows."""
+        ts_ns, ticks, sizes = common.trade_tape(params["seed"], params["pxpy_trades"])
+        manager = _data_manager(params["timeframes"], px_events.EventBus())
+        zone = manager.timezone
+        tape = [
+            {"timestamp": datetime.fromtimestamp(stamp / 1e9, zone), "price": tick * common.TICK,
+             "volume": size, "type": "trade", "trade_side": "buy", "source": "gateway_trade"}
+            for stamp, tick, size in zip(ts_ns, ticks, sizes, strict=True)
+        ]  # fmt: skip
+        block = params["pxpy_block"]
+        before = asyncio.all_tasks()
+        rates: list[float] = []
+        each: list[float] = []
+        with common.quiet_gc():
+            for first in range(0, len(tape) - block + 1, block):
+                start = time.perf_counter_ns()
+                for tick in tape[first : first + block]:
+                    await manager._process_tick_data(tick)
+                await _settled(before)
+                elapsed = time.perf_counter_ns() - start
+                rates.append(block / (elapsed / 1e9))
+                each.append(elapsed / block)
+        return {"bars.ingest": rates, "bars.ingest_each": each, **await self._get_data(params)}
+
+    async def _get_data(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``get_data("1min")`` with 10 000 bars in ``data["1min"]`` (it copies the frame on
+        every read, whatever changed), and that frame's ``estimated_size()`` per row."""
+        bars = params["bars"]
+        manager = _data_manager(["1min"], px_events.EventBus())
+        now_s = int(time.time()) // 60 * 60
+        close = [21000.0 + ((i % 16) - 8) * common.TICK for i in range(bars)]
+        manager.data["1min"] = pl.DataFrame({
+            "timestamp": [datetime.fromtimestamp(now_s - 60 * (bars - i), manager.timezone)
+                          for i in range(bars)],
+            "open": close, "high": [c + 0.75 for c in close], "low": [c - 0.75 for c in close],
+            "close": close, "volume": [i % 400 + 1 for i in range(bars)],
+        })  # fmt: skip
+        samples = await common.each_ns(lambda: manager.get_data("1min"), params["get_data_samples"])
+        frame = manager.data["1min"]
+        return {
+            "bars.get_data": samples,
+            "bars.memory_per_bar": [frame.estimated_size() / frame.height],
+        }
+
+    async def new_bar(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GatewayTrade frame -> pysignalr's ``_on_raw_message`` -> its market-hub adapter ->
+        ``_forward_market_trade`` (the ``run_coroutine_threadsafe`` hop) -> the data
+        manager's ``_on_trade_update`` -> ``_process_tick_data`` (4 timeframes) -> the
+        NEW_BAR emit task -> the handler."""
+        realtime = px_realtime.ProjectXRealtimeClient(
+            jwt_token="bench", account_id="7001",
+            user_hub_url="http://127.0.0.1:9/hubs/user",
+            market_hub_url="http://127.0.0.1:9/hubs/market",
+        )  # fmt: skip
+        await realtime.setup_connections()
+        bus = px_events.EventBus()
+        manager = _data_manager(params["timeframes"], bus, realtime)
+        await realtime.add_callback("market_trade", manager._on_trade_update)
+        transport = realtime.market_connection._ensure_client()._transport
+        quiet_logging()
+        stamps: list[int] = []
+        arrived = asyncio.Event()
+
+        async def on_bar(_event: Any) -> None:
+            stamps.append(time.perf_counter_ns())
+            arrived.set()
+
+        await bus.on(EventType.NEW_BAR, on_bar)
+        px_data_processing.datetime = _Clock
+        before = asyncio.all_tasks()
+        samples: list[float] = []
+        try:
+            with common.quiet_gc():
+                for i, (stamp, price) in enumerate(common.new_bar_prints(params["samples"] + 1)):
+                    frame = common.trade_frame(params["contract"], stamp, price)
+                    _Clock.current = datetime.fromtimestamp(stamp / 1e9, UTC)
+                    arrived.clear()
+                    seen = len(stamps)
+                    start = time.perf_counter_ns()
+                    await transport._on_raw_message(frame)
+                    if i:  # its first bar of a timeframe is stored without a NEW_BAR
+                        await asyncio.wait_for(arrived.wait(), 30)
+                        samples.append(float(stamps[seen] - start))
+                    await _processed(manager, i + 1)
+                    await _settled(before)
+        finally:
+            px_data_processing.datetime = datetime
+        return {"bars.new_bar": samples}
 
 
 async def _handler(_event: Any) -> None:

@@ -69,11 +69,23 @@ class Sizes:
     brackets: int
     reconnects: int
     market_events: int
+    #: Bars: pxfast's ingest samples (each the whole tape, and the per-call loop over
+    #: ``bar_each_trades`` of it); project-x-py's ticks (blocks of ``pxpy_bar_block``).
+    bar_samples: int
+    pxpy_bar_ticks: int
+    get_data_samples: int
+    new_bars: int
+    imports: int
     memory_orders: int = 100_000
+    bar_trades: int = 1_000_000
+    bar_each_trades: int = 100_000
+    pxpy_bar_block: int = 200
 
 
-QUICK = Sizes(1, 9, 7, 9, 2000, 1000, 100, 4, 20, 2, 1, 60_000)
-FULL = Sizes(3, 21, 15, 31, 20_000, 5000, 500, 20, 100, 10, 3, 300_000)
+QUICK = Sizes(1, 9, 7, 9, 2000, 1000, 100, 4, 20, 2, 1, 60_000, 3, 600, 200, 100, 5)
+FULL = Sizes(3, 21, 15, 31, 20_000, 5000, 500, 20, 100, 10, 3, 300_000, 5, 2000, 1000, 400, 11)
+#: The timeframes of the bar rows (issue #13).
+BAR_TIMEFRAMES = ["1min", "5min", "15min", "1hr"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,8 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 #: Worker operations in run order: the searchOpen ones ("http", "search") before anything
 #: places an order (the simulator's searchOpen slows down with the account's history);
 #: memory last, in fresh processes.
-OPS = ("ticks", "decode", "fsm", "bus", "wire", "http", "search", "place", "fill", "bracket",
-       "reconnect", "market", "memory")  # fmt: skip
+OPS = ("ticks", "decode", "fsm", "bus", "wire", "bars", "newbar", "imports", "http", "search",
+       "place", "fill", "bracket", "reconnect", "market", "memory")  # fmt: skip
 
 
 def op_params(op: str, sizes: Sizes, seed: int) -> dict[str, Any]:
@@ -118,6 +130,16 @@ def op_params(op: str, sizes: Sizes, seed: int) -> dict[str, Any]:
         return {"samples": sizes.bus_samples}
     if op == "wire":
         return {"template": template, "samples": sizes.wire_samples}
+    if op == "bars":
+        return {"timeframes": BAR_TIMEFRAMES, "seed": seed, "samples": sizes.bar_samples,
+                "batch_trades": sizes.bar_trades, "each_trades": sizes.bar_each_trades,
+                "pxpy_trades": sizes.pxpy_bar_ticks, "pxpy_block": sizes.pxpy_bar_block,
+                "bars": 10_000, "get_data_samples": sizes.get_data_samples}  # fmt: skip
+    if op == "newbar":
+        return {"timeframes": BAR_TIMEFRAMES, "contract": inputs.CONTRACT,
+                "samples": sizes.new_bars}  # fmt: skip
+    if op == "imports":
+        return {"samples": sizes.imports}
     if op in ("http", "search", "place"):
         return {"sequential": sizes.rest_sequential, "width": 50, "bursts": sizes.rest_bursts,
                 "price": 20000.0}  # fmt: skip

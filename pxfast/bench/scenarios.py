@@ -73,6 +73,8 @@ _REST = "REST against the simulator"
 _HTTP = "HTTP library, same request (Order/searchOpen)"
 _ORDERS = "Orders, end to end"
 _MEMORY = "Memory"
+_BARS = "Live bars: 1min, 5min, 15min and 1hr from trade prints"
+_IMPORT = "Import"
 
 DECODE_TYPES = (
     "GatewayUserOrder",
@@ -149,6 +151,37 @@ METRICS: tuple[Metric, ...] = (
            1e6, checks=(_speedup(1), Check("speedup_p99", 1, "p99 never slower"))),
     Metric("bracket.cpu", _ORDERS, "bracket round trip, client CPU", "ms", 1e6,
            checks=(_speedup(3),)),
+    Metric("bars.ingest", _BARS, "trade ingest into 4 timeframes, batch (trades/s)",
+           "trades/s", lower_is_better=False,
+           checks=(Check("value_min", 5_000_000, ">= 5 000 000 trades/s"), _speedup(50)),
+           note="pxfast: `BarAggregator.add_trades` over a 1M-trade tape (int64 arrays); "
+                "project-x-py: `_process_tick_data` per tick (its only path; its global 1 ms "
+                "rate limit `_min_update_interval` set to 0, or it would drop most ticks), "
+                "until the DATA_UPDATE / NEW_BAR tasks it spawns have run"),
+    Metric("bars.ingest_each", _BARS, "trade ingest into 4 timeframes, one call per trade",
+           "ns", checks=(_speedup(50),),
+           note="pxfast: `add_trade` from a Python loop, events drained when it reports some; "
+                "project-x-py: the same `_process_tick_data` figure as the batch row"),
+    Metric("bars.new_bar", _BARS,
+           "wire -> NEW_BAR handler: a GatewayTrade frame that opens a 1-minute bar", "µs",
+           1e3, checks=(Check("median_max", 10.0, "median < 10 µs"),), plot=True,
+           plot_title="wire -> NEW_BAR handler (GatewayTrade, 4 timeframes)",
+           note="in process, from the frame's bytes (pxfast: market hub decoder -> market "
+                "stream -> bar store; project-x-py: pysignalr `_on_raw_message` -> "
+                "`_forward_market_trade` -> `_on_trade_update`, its receipt clock set to "
+                "the print's time so each print opens a bar)"),
+    Metric("bars.get_data", _BARS, '`get_data("1min")` on 10 000 bars', "µs", 1e3,
+           checks=(Check("median_max", 50.0, "median < 50 µs"),),
+           note="pxfast: right after a print changed the open bar (its cached frame of "
+                "the closed bars plus a new last row); project-x-py clones its frame"),
+    Metric("bars.memory_per_bar", _BARS, "memory per stored bar", "B", kind="value",
+           checks=(Check("value_max", 49, "48 B a bar (+ the ring's fixed part)"),),
+           note="pxfast: `BarAggregator.memory_bytes()` / bars, 10 000 1-minute bars; "
+                "project-x-py: its polars frame's `estimated_size()` / rows"),
+    Metric("import.suite", _IMPORT, "`from <package> import TradingSuite`, fresh interpreter",
+           "ms", 1e6, checks=(Check("median_max", 130.0, "median <= 130 ms"),),
+           note="timed inside each fresh interpreter around the import statement alone "
+                "(interpreter start-up excluded); each client's own Python"),
     Metric("memory.per_order", _MEMORY, "memory per tracked order (RSS growth / orders held)",
            "B", kind="value", checks=(_speedup(10),),
            note="project-x-py keeps at most 10 000 orders (a TTL cache); pxfast keeps all"),
