@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 from test_suite_harness import running_suite
 
-from pxfast.sessions import SessionConfig, SessionFilterMixin, SessionType
+from pxfast.sessions import DEFAULT_SESSIONS, SessionConfig, SessionFilterMixin, SessionType
+from pxfast.sessions.calendar import session_columns, session_label
 from pxfast.sim import GatewaySimulator
 from pxfast.trading_suite import TradingSuite
 
@@ -157,3 +158,20 @@ async def test_a_session_config_of_another_type_is_refused(simulator: GatewaySim
     with pytest.raises(TypeError, match=r"must be a pxfast\.sessions\.SessionConfig"):
         async with running_suite(simulator, session_config={"session_type": "RTH"}):
             pass
+
+
+def test_one_time_stamp_gets_the_answer_of_the_frame_masks() -> None:
+    """``session_label`` (scalar) and ``session_columns`` (frames) are one rule."""
+    start = datetime(2024, 3, 1, tzinfo=ET)  # DST both ways, Good Friday, Christmas, New Year
+    stamps = pl.datetime_range(
+        start, start + timedelta(days=310), "7m", eager=True, time_zone="UTC"
+    ).to_list()
+    frame = pl.DataFrame({"timestamp": stamps})
+    for product in ("ES", "6E", "ZC", "VX", "LE"):
+        times = DEFAULT_SESSIONS[product]
+        tagged = session_columns(frame, times)
+        masks = [
+            "RTH" if rth else "ETH" if eth else "BREAK"
+            for rth, eth in zip(tagged["_rth"], tagged["_eth"], strict=True)
+        ]
+        assert [session_label(s, times) for s in stamps] == masks, product
