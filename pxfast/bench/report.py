@@ -213,6 +213,17 @@ NOTES = """\
   orderbook feature and would only add to its load).  A stamped
   GatewayUserOrder goes out on the user hub every millisecond meanwhile; its
   latency is measured to the ORDER_FILLED handler.
+- Live bars (1min, 5min, 15min, 1hr at once, America/Chicago): both ingest
+  the same seeded MNQ-like tape (`common.trade_tape`: a one-tick walk, ~10 ms
+  apart).  project-x-py's data manager is built without a network (a stub
+  client, an empty frame per timeframe, running); its global 1 ms rate limit
+  `_min_update_interval` is set to 0, since it would otherwise drop every
+  tick that follows another within 1 ms, so its full per-tick cost is
+  measured.  For wire -> NEW_BAR its data-processing module's clock reads the
+  print's time (it stamps trades with their receipt time, so only one print
+  a minute could open a bar otherwise).
+- Import: the statement alone, timed inside each of several fresh
+  interpreters (start-up excluded), each client's own Python.
 - Memory: each client in a fresh process feeds 100 000 new orders through
   its hub path (no handlers); the RSS growth is divided by the orders it
   then holds.

@@ -8,6 +8,7 @@ workers get are well-formed Gateway frames.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pxfast._wire import FrameDecoder
 from pxfast.bench import common, inputs, runner
 from pxfast.bench.report import evaluate, render, summarize
 from pxfast.bench.scenarios import METRICS, metric
-from pxfast.messages import UserOrder
+from pxfast.messages import TradeEvent, UserOrder
 
 
 def _results() -> dict[str, Any]:
@@ -131,7 +132,9 @@ def test_both_workers_get_the_same_well_formed_inputs() -> None:
 def test_every_budget_has_a_catalogued_metric() -> None:
     for wanted in ("wire.order", "market.absorb", "market.user_latency", "rest.place",
                    "rest.place_50", "bracket.wall", "bracket.cpu", "bus.emit.1.async",
-                   "ticks.decimal", "ticks.float", "memory.per_order"):  # fmt: skip
+                   "ticks.decimal", "ticks.float", "memory.per_order", "bars.ingest",
+                   "bars.ingest_each", "bars.new_bar", "bars.get_data",
+                   "bars.memory_per_bar", "import.suite"):  # fmt: skip
         assert metric(wanted).checks, wanted
 
 
@@ -145,3 +148,46 @@ def test_market_tally_counts_and_latency() -> None:
     assert tally.counts == {"quote": 1, "trade": 0}
     assert tally.first and tally.last >= tally.first
     assert len(tally.user_latency) == 1
+
+
+def test_bar_budgets_are_judged_in_their_direction() -> None:
+    """Ingest is a throughput (higher is better, floor and ratio on pxfast's median);
+    memory per bar a single value with a ceiling; import time a median ceiling."""
+    results = {
+        "metrics": {
+            "bars.ingest": {"pxfast": summarize([[6e6, 7e6, 8e6]]),
+                            "pxpy": summarize([[300.0, 400.0]])},
+            "bars.memory_per_bar": {"pxfast": summarize([[48.02]]),
+                                    "pxpy": summarize([[48.0]])},
+            "import.suite": {"pxfast": summarize([[150e6, 140e6, 160e6]]),
+                             "pxpy": summarize([[400e6]])},
+        }
+    }  # fmt: skip
+    rows = {row.metric.id: row for row in evaluate(results)}
+    ingest = rows["bars.ingest"]
+    assert ingest.ratio == pytest.approx(7e6 / 350.0)
+    assert [ok for _, ok, _ in ingest.verdicts] == [True, True]
+    assert rows["bars.memory_per_bar"].met is True
+    imports = rows["import.suite"]
+    assert imports.figures["pxfast"]["median"] == pytest.approx(150.0)  # ns shown as ms
+    assert imports.met is False
+    assert "median <= 130 ms: **MISSED** (150 ms)" in render(results)
+
+
+def test_bar_inputs_are_the_same_well_formed_tape_for_both() -> None:
+    ts, ticks, sizes = common.trade_tape(7, 2000)
+    assert (ts, ticks, sizes) == common.trade_tape(7, 2000)
+    assert common.trade_tape(7, 500) == (ts[:500], ticks[:500], sizes[:500])  # pxpy's prefix
+    assert ts[0] >= common.TAPE_START_NS and all(a <= b for a, b in itertools.pairwise(ts))
+    assert {b - a for a, b in itertools.pairwise(ticks)} <= {-1, 0, 1}
+    assert set(sizes) <= {1, 2, 3, 4}
+    decoder = FrameDecoder(handshake=False)
+    prints = common.new_bar_prints(3)
+    minutes = [stamp // 60_000_000_000 for stamp, _ in prints]
+    assert minutes == [minutes[0], minutes[0] + 1, minutes[0] + 2]  # each print opens a bar
+    for stamp, price in prints:
+        (item,) = decoder.feed(common.trade_frame(inputs.CONTRACT, stamp, price).encode())
+        assert isinstance(item, TradeEvent) and item.contract_id == inputs.CONTRACT
+        (trade,) = item.data
+        assert (trade.price, trade.timestamp, trade.volume) == (price, common.iso_stamp(stamp), 2)
+    assert common.iso_stamp(common.TAPE_START_NS + 1_500) == "2025-12-01T15:00:00.000001+00:00"
