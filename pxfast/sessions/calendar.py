@@ -38,7 +38,7 @@ import polars as pl
 
 from pxfast.sessions.config import SessionTimes, SessionType
 
-__all__ = ["EXCHANGE_TZ", "full_closures", "session_columns", "session_label"]
+__all__ = ["EXCHANGE_TZ", "full_closures", "session_columns", "session_label", "session_mask"]
 
 #: The zone session times are written in.
 EXCHANGE_TZ = "America/New_York"
