@@ -86,7 +86,7 @@ def _judge(
         ratio = _speedup(metric, ours[key], theirs[key])
         if ratio is None:
             return None, "no ratio"
-        return ratio >= check.threshold, f"{ratio:.1f}x"
+        return ratio >= check.threshold, _times(ratio)
     value = ours["p99"] if check.kind == "p99_max" else ours["median"]
     shown = f"{_number(value)} {metric.unit}"
     if check.kind in ("median_max", "p99_max", "value_max"):
@@ -123,6 +123,11 @@ def _number(value: float) -> str:
     if magnitude >= 10:
         return f"{value:.1f}"
     return f"{value:.2f}"
+
+
+def _times(ratio: float) -> str:
+    """A ratio as read: one decimal where it matters, digits grouped where it does not."""
+    return f"{ratio:.1f}x" if ratio < 1000 else f"{ratio:,.0f}x"
 
 
 def _cell(row: Row, client: str, key: str) -> str:
@@ -267,7 +272,7 @@ def render(results: dict[str, Any], png_name: str | None = None) -> str:
             "|---|---|---:|---:|---:|---:|---:|---|",
         ]
         for row in group_rows:
-            ratio = f"{row.ratio:.1f}x" if row.ratio is not None else "—"
+            ratio = _times(row.ratio) if row.ratio is not None else "—"
             out.append(
                 f"| {row.metric.title} | {row.metric.unit} | {_cell(row, 'pxfast', 'median')} "
                 f"| {_cell(row, 'pxfast', 'p99')} | {_cell(row, 'pxpy', 'median')} "
