@@ -17,7 +17,10 @@ the same operations as ``pxfast_worker`` with project-x-py's real code:
 Two settings differ from project-x-py's defaults, both in its favour or
 needed to measure at all: its own 60 requests/minute throttle is raised
 (``requests_per_minute``), and its loggers are set to WARNING (by default it
-writes an INFO line per order event to stdout).  The ``ProjectXConfig``
+writes an INFO line per order event to stdout).  The live-bar rows change
+two more, only on the data manager they build: its 1 ms tick rate limit is 0
+(every tick processed, so its whole cost is measured) and, for wire ->
+NEW_BAR, its receipt clock reads the print's time (see ``_Clock``).  The ``ProjectXConfig``
 defaults are patched in this process because ``TradingSuite.create`` builds
 its client from them (gateway-protocol.md §13.2).
 """
