@@ -6,7 +6,11 @@ market hubs (the user hub reconciled before ``create`` returns), subscribes
 market data, loads the initial bars, and builds per instrument an
 ``InstrumentContext`` with its own event bus, ``OrderManager``,
 ``PositionManager``, ``RealtimeDataManager`` and, with
-``features=["risk_manager"]``, a ``RiskManager``.
+``features=["risk_manager"]``, a ``RiskManager``.  ``features=["orderbook"]``
+raises ``FeatureNotImplementedError`` before any network I/O: pxfast has no
+order book yet, and a bot that needs one must stop at ``create``, not at its
+first ``suite.orderbook`` call; ``market_depth=True`` subscribes the raw
+``MARKET_DEPTH_UPDATE`` events instead.
 
 Each order, position and market event is routed to the context that owns
 its contract and reaches the suite bus exactly once (project-x-py delivers a
@@ -30,6 +34,7 @@ from typing import Any
 from pxfast.client.project_x import ProjectX
 from pxfast.config import credentials_from_env, load_default_config
 from pxfast.event_bus import Event, EventBus, EventKey, Handler
+from pxfast.exceptions import ProjectXError
 from pxfast.models import Instrument, Order, OrderPlaceResponse, ProjectXConfig
 from pxfast.order_manager import OrderManager, OrderManagerConfig
 from pxfast.order_tracker import OrderChainBuilder, OrderTracker
@@ -40,7 +45,13 @@ from pxfast.realtime.user_stream import RECENT_WINDOW
 from pxfast.realtime_data_manager import RealtimeDataManager
 from pxfast.risk_manager import ManagedTrade, RiskConfig, RiskManager
 
-__all__ = ["Features", "InstrumentContext", "TradingSuite", "TradingSuiteConfig"]
+__all__ = [
+    "FeatureNotImplementedError",
+    "Features",
+    "InstrumentContext",
+    "TradingSuite",
+    "TradingSuiteConfig",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +62,31 @@ class Features(StrEnum):
     TRADE_JOURNAL = "trade_journal"
     PERFORMANCE_ANALYTICS = "performance_analytics"
     AUTO_RECONNECT = "auto_reconnect"
+
+
+class FeatureNotImplementedError(ProjectXError, NotImplementedError):
+    """A ``Features`` flag pxfast does not implement was asked for.
+
+    Raised by ``create`` before any network I/O, so a bot that relies on the
+    feature fails at start-up instead of on its first use of ``None``.
+    """
+
+
+#: Flags accepted with no effect, as in project-x-py (a warning says so).
+_NO_EFFECT: dict[Features, str] = {
+    Features.TRADE_JOURNAL: "project-x-py reserves it and does nothing with it either",
+    Features.AUTO_RECONNECT: "the hubs always reconnect",
+    Features.PERFORMANCE_ANALYTICS: "project-x-py only sets unused flags for it",
+}
+
+#: Flags pxfast refuses: what is missing, and what works instead.
+_MISSING: dict[Features, str] = {
+    Features.ORDERBOOK: (
+        "pxfast has no order book (suite.orderbook, OrderBook analytics); pass "
+        "market_depth=True to receive the raw MARKET_DEPTH_UPDATE events, or drop "
+        "'orderbook' from features"
+    ),
+}
 
 
 @dataclass
@@ -77,6 +113,9 @@ class TradingSuiteConfig:
     #: seconds); finished orders and fills older than this (plus a margin) are
     #: forgotten.  It must outlast any outage whose fills are to be recovered.
     reconcile_window: timedelta | float = RECENT_WINDOW
+    #: pxfast: subscribe market depth and deliver ``MARKET_DEPTH_UPDATE`` events
+    #: (without an order book, which pxfast does not have).
+    market_depth: bool = False
     #: project-x-py's ``SessionConfig`` (``pxfast.sessions``): the session the data
     #: managers' ``get_session_data`` reads by default.
     session_config: Any = None
@@ -169,8 +208,14 @@ class TradingSuite:
                 )
         resolved = [Features(f) for f in (features or [])]
         for flag in resolved:
-            if flag in (Features.TRADE_JOURNAL, Features.AUTO_RECONNECT):
-                logger.warning("feature %s has no effect (reconnect is always on)", flag.value)
+            missing = _MISSING.get(flag)
+            if missing is not None:
+                raise FeatureNotImplementedError(
+                    f"feature {flag.value!r} is not available: {missing}"
+                )
+            why = _NO_EFFECT.get(flag)
+            if why is not None:
+                logger.warning("feature %s has no effect (%s)", flag.value, why)
         config = TradingSuiteConfig(
             instrument=symbols[0],
             timeframes=timeframes or ["5min"],
@@ -256,8 +301,7 @@ class TradingSuite:
             # Prints are taken (held until the bars are seeded) before the contract is
             # subscribed, and the history is read after: no print falls between the two.
             await context.data.start_realtime_feed()
-        depth = Features.ORDERBOOK in config.features
-        await self.realtime.subscribe_market([info.id for info in infos], depth=depth)
+        await self.realtime.subscribe_market([info.id for info in infos], depth=config.market_depth)
         for context in self._contexts.values():
             await context.data.initialize(config.initial_days)
         self._connected = True

@@ -171,7 +171,7 @@ async def test_pxpy_97_market_feed_frozen_with_the_socket_open(
 async def test_pxpy_128_depth_snapshot_over_10kb_is_accepted_without_reconnecting(
     gw: GatewaySimulator, suite_on: OpenSuite
 ) -> None:
-    suite = await suite_on(gw, features=["orderbook"])
+    suite = await suite_on(gw, market_depth=True)
     depth, keep = collect((EventType.MARKET_DEPTH_UPDATE,))
     await suite.on(EventType.MARKET_DEPTH_UPDATE, keep)
     sizes = (60, 400, 3000)  # about 12 KB (the incident's DOM), 80 KB and 600 KB records
@@ -268,7 +268,7 @@ async def test_pxpy_143_open_of_session_flood_drops_and_delays_no_user_event(
     make_simulator: MakeSimulator, suite_on: OpenSuite
 ) -> None:
     gw = await make_simulator(quote_keepalive=0, balance=1e7)
-    suite = await suite_on(gw, instruments=FLOOD_SYMBOLS, features=["orderbook"])
+    suite = await suite_on(gw, instruments=FLOOD_SYMBOLS, market_depth=True)
     assert len(suite) == len(FLOOD_SYMBOLS)
     fills: Counter[int] = Counter()
     await suite.on(EventType.ORDER_FILLED, lambda e: fills.update([e.data["order_id"]]))
