@@ -20,7 +20,10 @@ project-x-py modules that pxfast does not implement (technical indicators,
 order-book analytics, ...) fail to import with an
 ``ImportError`` that names the module and says why, never with a silently
 empty stand-in: a bot that depends on one of them should stop at import,
-not at its first trade.
+not at its first trade.  Likewise every public name of project-x-py 4.4.1
+that pxfast lacks (``MISSING_NAMES``) raises ``MissingNameError``, an
+ImportError naming it and what to use instead, on ``from project_x_py[.X]
+import name``.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from types import ModuleType
 
 __all__ = [
     "ALIAS",
+    "MISSING_NAMES",
     "NOT_IMPLEMENTED",
     "TARGET",
+    "MissingNameError",
     "ProjectXPyAliasFinder",
     "install",
     "installed",
@@ -58,6 +63,353 @@ NOT_IMPLEMENTED: dict[str, str] = {
     "orderbook": "order-book analytics",
     "statistics": "statistics aggregation and export",
 }
+
+# What to use instead of each group of missing names (MISSING_NAMES' values).
+_RESPONSES = "pxfast returns its models (pxfast.models) and plain dicts; annotate with those"
+_BASE_TYPES = "annotate with int, str or pxfast.event_bus.Handler directly"
+_CALLBACK_DATA = "event handlers get a pxfast.event_bus.Event whose .data is a plain dict"
+_CONFIGS = "pass a plain dict with the same keys"
+_ORDER_BOOK = (
+    "pxfast has no order book; TradingSuite.create(..., market_depth=True) delivers "
+    "the raw MARKET_DEPTH_UPDATE events"
+)
+_PROTOCOLS = "annotate with pxfast's classes (ProjectX, OrderManager, PositionManager, ...)"
+_STATS = "read suite.get_stats() and suite.get_health(), plain dicts"
+_ERRORS = "pxfast's client retries by itself and raises the pxfast.exceptions classes"
+_LOGGING = "configure the standard logging module; pxfast logs under the 'pxfast' logger"
+_RATE_LIMITER = "pxfast's client paces every request to the Gateway's limits by itself"
+_PORTFOLIO = "pxfast does not implement portfolio analytics"
+_TRADING_MATH = (
+    "use RiskManager.calculate_position_size (features=['risk_manager']), "
+    "round_to_tick_size and the instrument's tickSize and tickValue"
+)
+_PATTERNS = "pxfast does not implement pattern detection"
+_POLARS = "use polars directly on RealtimeDataManager.get_data()"
+_FORMATTING = "format with f-strings"
+_MARKET_HOURS = "use project_x_py.sessions (SessionConfig, SessionTimes)"
+_ENV = "use load_default_config() or ProjectXConfig(...), with PROJECTX_* environment variables"
+_CLIENT_BASE = "use ProjectX"
+_AUTHOR = "__version__ identifies the package"
+_CIRCUIT_BREAKER = (
+    "pxfast's hubs reconnect with backoff by themselves; suite.get_health() reports them"
+)
+_DATA_INTERNALS = "internals of project-x-py's RealtimeDataManager; use its public methods"
+
+#: project-x-py 4.4.1 public names (its modules' ``__all__``; "" is the package
+#: itself) that the pxfast module of the same path lacks, each with what to use
+#: instead.  ``from project_x_py.X import name`` raises MissingNameError for them.
+#: tests/integration/test_api_surface.py checks this against the real package.
+MISSING_NAMES: dict[str, dict[str, str]] = {
+    "": {
+        **dict.fromkeys(
+            (
+                "HealthStatusResponse",
+                "PerformanceStatsResponse",
+                "PortfolioMetricsResponse",
+                "RiskAnalysisResponse",
+            ),
+            _RESPONSES,
+        ),
+        **dict.fromkeys(("PositionManagerConfig",), _CONFIGS),
+        **dict.fromkeys(("RateLimiter",), _RATE_LIMITER),
+        **dict.fromkeys(("__author__",), _AUTHOR),
+        **dict.fromkeys(("create_custom_config", "get_env_var", "load_topstepx_config"), _ENV),
+        **dict.fromkeys(("setup_logging",), _LOGGING),
+    },
+    "client": {
+        **dict.fromkeys(("ProjectXBase",), _CLIENT_BASE),
+        **dict.fromkeys(("RateLimiter",), _RATE_LIMITER),
+    },
+    "config": {
+        **dict.fromkeys(
+            (
+                "check_environment",
+                "create_config_template",
+                "create_custom_config",
+                "get_default_config_path",
+                "load_topstepx_config",
+            ),
+            _ENV,
+        ),
+    },
+    "realtime": {
+        **dict.fromkeys(
+            (
+                "CircuitBreaker",
+                "CircuitBreakerConfig",
+                "CircuitBreakerError",
+                "CircuitBreakerMetrics",
+                "CircuitBreakerMixin",
+                "CircuitState",
+            ),
+            _CIRCUIT_BREAKER,
+        ),
+    },
+    "realtime_data_manager": {
+        **dict.fromkeys(
+            ("DSTHandlingMixin", "LazyDataFrameMixin", "LazyQueryCache", "QueryOptimizer"),
+            _DATA_INTERNALS,
+        ),
+    },
+    "types": {
+        **dict.fromkeys(
+            (
+                "APIErrorResponse",
+                "AccountListResponse",
+                "AccountResponse",
+                "AccountUpdatePayload",
+                "AuthLoginResponse",
+                "BarData",
+                "BarDataResponse",
+                "ComprehensiveAnalysisResponse",
+                "ConnectionStatsResponse",
+                "ErrorResponse",
+                "HealthStatusResponse",
+                "IcebergDetectionResponse",
+                "InstrumentResponse",
+                "InstrumentSearchResponse",
+                "LiquidityAnalysisResponse",
+                "MarketDepthLevel",
+                "MarketDepthResponse",
+                "MarketDepthUpdatePayload",
+                "MarketImpactResponse",
+                "MarketTradePayload",
+                "MemoryStatsResponse",
+                "OrderPlacementResponse",
+                "OrderResponse",
+                "OrderSearchResponse",
+                "OrderStatsResponse",
+                "OrderUpdatePayload",
+                "OrderbookAnalysisResponse",
+                "PerformanceStatsResponse",
+                "PortfolioMetricsResponse",
+                "PositionAnalysisResponse",
+                "PositionResponse",
+                "PositionSearchResponse",
+                "PositionSizingResponse",
+                "PositionUpdatePayload",
+                "QuoteData",
+                "QuoteUpdatePayload",
+                "RiskAnalysisResponse",
+                "RiskValidationResponse",
+                "SpoofingDetectionResponse",
+                "TradeAnalysisResponse",
+                "TradeExecutionPayload",
+                "TradeResponse",
+                "TradeSearchResponse",
+                "VolumeProfileListResponse",
+                "VolumeProfileResponse",
+            ),
+            _RESPONSES,
+        ),
+        **dict.fromkeys(
+            (
+                "AccountId",
+                "AsyncCallback",
+                "CallbackType",
+                "ContractId",
+                "DEFAULT_TIMEZONE",
+                "OrderId",
+                "PositionId",
+                "SyncCallback",
+                "TICK_SIZE_PRECISION",
+            ),
+            _BASE_TYPES,
+        ),
+        **dict.fromkeys(
+            (
+                "AccountUpdateData",
+                "ConnectionStatusData",
+                "ErrorData",
+                "MarketDepthData",
+                "MarketTradeData",
+                "NewBarData",
+                "OrderFilledData",
+                "OrderUpdateData",
+                "PositionAlertData",
+                "PositionClosedData",
+                "PositionUpdateData",
+                "QuoteUpdateData",
+                "SystemStatusData",
+                "TradeExecutionData",
+            ),
+            _CALLBACK_DATA,
+        ),
+        **dict.fromkeys(
+            (
+                "CacheConfig",
+                "DataManagerConfig",
+                "EnvironmentConfig",
+                "FeatureConfig",
+                "HTTPConfig",
+                "IndicatorConfig",
+                "LoggingConfig",
+                "MemoryManagementConfig",
+                "OrderManagerConfig",
+                "OrderbookConfig",
+                "PositionManagerConfig",
+                "ProjectXSDKConfig",
+                "RateLimitConfig",
+                "RealtimeConfig",
+                "RiskConfig",
+                "TradingSuiteConfig",
+                "WebSocketConfig",
+            ),
+            _CONFIGS,
+        ),
+        **dict.fromkeys(
+            (
+                "IcebergConfig",
+                "MarketDataDict",
+                "MemoryConfig",
+                "OrderbookSide",
+                "OrderbookSnapshot",
+                "PriceLevelDict",
+                "TradeDict",
+            ),
+            _ORDER_BOOK,
+        ),
+        **dict.fromkeys(
+            (
+                "OrderManagerProtocol",
+                "PositionManagerProtocol",
+                "ProjectXClientProtocol",
+                "ProjectXRealtimeClientProtocol",
+                "RealtimeDataManagerProtocol",
+            ),
+            _PROTOCOLS,
+        ),
+        **dict.fromkeys(
+            (
+                "CacheStats",
+                "ComponentStats",
+                "ComprehensiveStats",
+                "HTTPClientStats",
+                "MemoryUsageStats",
+                "OrderManagerStats",
+                "OrderbookStats",
+                "PositionManagerStats",
+                "RealtimeConnectionStats",
+                "RealtimeDataManagerStats",
+                "TradingSuiteStats",
+            ),
+            _STATS,
+        ),
+    },
+    "utils": {
+        **dict.fromkeys(
+            (
+                "ErrorCode",
+                "ErrorContext",
+                "ErrorMessages",
+                "format_error_message",
+                "handle_errors",
+                "handle_rate_limit",
+                "retry_on_network_error",
+                "validate_response",
+            ),
+            _ERRORS,
+        ),
+        **dict.fromkeys(
+            (
+                "LogContext",
+                "LogMessages",
+                "ProjectXLogger",
+                "configure_sdk_logging",
+                "log_api_call",
+                "setup_logging",
+            ),
+            _LOGGING,
+        ),
+        **dict.fromkeys(("RateLimiter",), _RATE_LIMITER),
+        **dict.fromkeys(
+            (
+                "calculate_correlation_matrix",
+                "calculate_max_drawdown",
+                "calculate_portfolio_metrics",
+                "calculate_sharpe_ratio",
+                "calculate_volatility_metrics",
+            ),
+            _PORTFOLIO,
+        ),
+        **dict.fromkeys(
+            (
+                "calculate_position_sizing",
+                "calculate_position_value",
+                "calculate_risk_reward_ratio",
+                "calculate_tick_value",
+            ),
+            _TRADING_MATH,
+        ),
+        **dict.fromkeys(
+            (
+                "convert_timeframe_to_seconds",
+                "get_market_session_info",
+                "is_market_hours",
+                "validate_contract_id",
+            ),
+            _MARKET_HOURS,
+        ),
+        **dict.fromkeys(
+            ("create_data_snapshot", "get_polars_last_value", "get_polars_rows"), _POLARS
+        ),
+        **dict.fromkeys(("detect_candlestick_patterns", "detect_chart_patterns"), _PATTERNS),
+        **dict.fromkeys(("format_price", "format_volume"), _FORMATTING),
+        **dict.fromkeys(("get_env_var",), _ENV),
+    },
+}
+
+
+class MissingNameError(ImportError):
+    """A public project-x-py name that pxfast does not provide.
+
+    An ImportError, so ``from project_x_py import X`` stops the bot at import
+    with a message naming X and what to use instead, not Python's bare
+    "cannot import name".
+    """
+
+
+#: Modules given a missing-name ``__getattr__``: name -> the one they had before.
+_guarded: dict[str, tuple[ModuleType, object]] = {}
+
+
+def _guard(module: ModuleType, alias: str) -> None:
+    """Give ``module`` a ``__getattr__`` that names what pxfast lacks (once per module).
+
+    A module-level ``__getattr__`` the module already had is asked first, so
+    its lazy exports keep working.
+    """
+    missing = MISSING_NAMES.get(alias[len(ALIAS) + 1 :])
+    if not missing or module.__name__ in _guarded:
+        return
+    previous = module.__dict__.get("__getattr__")
+
+    def __getattr__(name: str) -> object:
+        if callable(previous):
+            try:
+                return previous(name)
+            except AttributeError:
+                pass
+        instead = missing.get(name)
+        if instead is None:
+            raise AttributeError(f"module {alias!r} has no attribute {name!r}")
+        raise MissingNameError(
+            f"{alias}.{name} is not available under pxfast.compat: pxfast does not "
+            f"implement {name}; {instead}",
+            name=alias,
+        )
+
+    _guarded[module.__name__] = (module, previous)
+    module.__dict__["__getattr__"] = __getattr__
+
+
+def _unguard() -> None:
+    for module, previous in _guarded.values():
+        if previous is None:
+            del module.__dict__["__getattr__"]
+        else:
+            module.__dict__["__getattr__"] = previous
+    _guarded.clear()
 
 
 def _target_name(fullname: str) -> str:
@@ -126,7 +478,9 @@ def _import_target(fullname: str) -> ModuleType:
             "events); import this feature from project-x-py itself, without pxfast.compat.",
             name=fullname,
         )
-    return importlib.import_module(target)
+    module = importlib.import_module(target)
+    _guard(module, fullname)
+    return module
 
 
 _finder: ProjectXPyAliasFinder | None = None
@@ -168,6 +522,7 @@ def uninstall() -> None:
         while _finder in sys.meta_path:
             sys.meta_path.remove(_finder)
         _finder = None
+    _unguard()
     for name, module in list(sys.modules.items()):
         if _is_alias(name) and _is_pxfast_module(module):
             del sys.modules[name]

@@ -9,14 +9,19 @@ message that names it.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+import pxfast.compat
 from pxfast.event_bus import Event, EventType
 from pxfast.exceptions import ProjectXError
 from pxfast.models import ProjectXConfig
+from pxfast.reference import ReferenceUnavailable, ensure_reference_venv, find_python312
 from pxfast.sim import GatewaySimulator
 from pxfast.trading_suite import FeatureNotImplementedError, Features, TradingSuite
 
@@ -91,3 +96,122 @@ async def test_market_depth_delivers_depth_events_without_an_order_book(
         assert suite.orderbook is None
     finally:
         await suite.disconnect()
+
+
+# ------------------------------------------------------------ import surface
+
+# Lists every public module of the installed project-x-py with its ``__all__``.
+_LIST_REFERENCE = """
+import contextlib, importlib, io, json, pkgutil
+import project_x_py
+found = {"project_x_py": list(project_x_py.__all__)}
+for info in pkgutil.walk_packages(project_x_py.__path__, "project_x_py."):
+    if any(part.startswith("_") for part in info.name.split(".")):
+        continue
+    with contextlib.redirect_stdout(io.StringIO()):
+        module = importlib.import_module(info.name)
+    names = getattr(module, "__all__", None)
+    if names:
+        found[info.name] = list(names)
+print(json.dumps(found))
+"""
+
+# Under pxfast.compat, tries ``from MODULE import NAME`` for each; prints the failures.
+_TRY_UNDER_COMPAT = """
+import json, sys
+import pxfast.compat
+pxfast.compat.install()
+surface = json.loads(sys.stdin.read())
+outcome = {}
+for module, names in surface.items():
+    for name in names:
+        try:
+            exec(f"from {module} import {name}", {})
+        except ImportError as exc:
+            outcome[f"{module}:{name}"] = [type(exc).__name__, str(exc)]
+print(json.dumps(outcome))
+"""
+
+
+@pytest.fixture(scope="module")
+def reference_surface() -> dict[str, list[str]]:
+    try:
+        python = ensure_reference_venv()
+    except ReferenceUnavailable as exc:
+        if find_python312() is None:
+            pytest.skip(f"project-x-py 4.4.1 needs Python 3.12, none found here: {exc}")
+        raise
+    done = subprocess.run(
+        [str(python), "-c", _LIST_REFERENCE], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    surface: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return surface
+
+
+def test_every_project_x_py_name_imports_or_says_what_is_missing(
+    reference_surface: dict[str, list[str]],
+) -> None:
+    assert len(reference_surface["project_x_py"]) > 50  # the real package was listed
+    done = subprocess.run(
+        [sys.executable, "-c", _TRY_UNDER_COMPAT],
+        input=json.dumps(reference_surface),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    failures: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    unexplained = []
+    for key, (kind, message) in failures.items():
+        module, name = key.split(":")
+        if kind == "ModuleNotFoundError":
+            # A module pxfast leaves out entirely: the message names it or its package.
+            parts = module.split(".")
+            explained = any(".".join(parts[:i]) in message for i in range(2, len(parts) + 1))
+        else:
+            explained = name in message and "cannot import name" not in message
+        if not explained:
+            unexplained.append(f"{key}: {kind}: {message}")
+    assert unexplained == []
+    # The names pxfast answers for must be names project-x-py really has.
+    for suffix, names in pxfast.compat.MISSING_NAMES.items():
+        module = "project_x_py" + (f".{suffix}" if suffix else "")
+        assert set(names) <= set(reference_surface[module]), module
+        assert all(f"{module}:{name}" in failures for name in names), module
+
+
+def test_missing_name_error_names_the_name_and_what_to_use() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import pxfast.compat; pxfast.compat.install()\n"
+            "try:\n"
+            "    from project_x_py.utils import format_price\n"
+            "except ImportError as exc:\n"
+            "    print(type(exc).__name__, exc)\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.startswith("MissingNameError project_x_py.utils.format_price "), done
+    assert "f-strings" in done.stdout
+
+
+def test_uninstall_restores_the_modules_own_getattr() -> None:
+    import pxfast
+    import pxfast.utils
+
+    own = pxfast.__dict__["__getattr__"]
+    pxfast.compat.install()
+    try:
+        with pytest.raises(pxfast.compat.MissingNameError, match="RateLimiter"):
+            exec("from project_x_py import RateLimiter", {})
+        with pytest.raises(pxfast.compat.MissingNameError, match="format_price"):
+            exec("from project_x_py.utils import format_price", {})
+    finally:
+        pxfast.compat.uninstall()
+    assert pxfast.__dict__["__getattr__"] is own
+    assert "__getattr__" not in vars(pxfast.utils)
