@@ -101,6 +101,7 @@ _LAZY: dict[str, str] = {
     "OrderTemplate": "pxfast.order_templates",
     "OrderTracker": "pxfast.order_tracker",
     "PositionManager": "pxfast.position_manager",
+    "PositionManagerConfig": "pxfast.types.config_types",
     "ProjectX": "pxfast.client",
     "ProjectXRealtimeClient": "pxfast.realtime",
     "RealtimeDataManager": "pxfast.realtime_data_manager",
@@ -120,6 +121,7 @@ _LAZY: dict[str, str] = {
     "aggregate_session_bars": "pxfast.sessions",
     "resolve_session_product": "pxfast.sessions",
     "round_to_tick_size": "pxfast.utils",
+    "setup_logging": "pxfast.utils",
 }
 
 #: project-x-py top-level names of features pxfast leaves out (see pxfast.compat).

@@ -68,7 +68,6 @@ NOT_IMPLEMENTED: dict[str, str] = {
 _RESPONSES = "pxfast returns its models (pxfast.models) and plain dicts; annotate with those"
 _BASE_TYPES = "annotate with int, str or pxfast.event_bus.Handler directly"
 _CALLBACK_DATA = "event handlers get a pxfast.event_bus.Event whose .data is a plain dict"
-_CONFIGS = "pass a plain dict with the same keys"
 _ORDER_BOOK = (
     "pxfast has no order book; TradingSuite.create(..., market_depth=True) delivers "
     "the raw MARKET_DEPTH_UPDATE events"
@@ -110,11 +109,9 @@ MISSING_NAMES: dict[str, dict[str, str]] = {
             ),
             _RESPONSES,
         ),
-        **dict.fromkeys(("PositionManagerConfig",), _CONFIGS),
         **dict.fromkeys(("RateLimiter",), _RATE_LIMITER),
         **dict.fromkeys(("__author__",), _AUTHOR),
         **dict.fromkeys(("create_custom_config", "get_env_var", "load_topstepx_config"), _ENV),
-        **dict.fromkeys(("setup_logging",), _LOGGING),
     },
     "client": {
         **dict.fromkeys(("ProjectXBase",), _CLIENT_BASE),
@@ -237,28 +234,6 @@ MISSING_NAMES: dict[str, dict[str, str]] = {
         ),
         **dict.fromkeys(
             (
-                "CacheConfig",
-                "DataManagerConfig",
-                "EnvironmentConfig",
-                "FeatureConfig",
-                "HTTPConfig",
-                "IndicatorConfig",
-                "LoggingConfig",
-                "MemoryManagementConfig",
-                "OrderManagerConfig",
-                "OrderbookConfig",
-                "PositionManagerConfig",
-                "ProjectXSDKConfig",
-                "RateLimitConfig",
-                "RealtimeConfig",
-                "RiskConfig",
-                "TradingSuiteConfig",
-                "WebSocketConfig",
-            ),
-            _CONFIGS,
-        ),
-        **dict.fromkeys(
-            (
                 "IcebergConfig",
                 "MarketDataDict",
                 "MemoryConfig",
@@ -317,7 +292,6 @@ MISSING_NAMES: dict[str, dict[str, str]] = {
                 "ProjectXLogger",
                 "configure_sdk_logging",
                 "log_api_call",
-                "setup_logging",
             ),
             _LOGGING,
         ),

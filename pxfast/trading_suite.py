@@ -488,13 +488,13 @@ class TradingSuite:
         )
 
     @classmethod
-    async def from_config(cls, path: str | Path, **overrides: Any) -> TradingSuite:
+    async def from_config(cls, config_path: str | Path, **overrides: Any) -> TradingSuite:
         """Create from a .json, .yaml or .yml file whose keys are ``create`` arguments.
 
         ``overrides`` win over the file.  YAML needs PyYAML, which pxfast does
         not depend on; without it a .yaml file raises ImportError saying so.
         """
-        return await cls.create(**{**cls._read_config(Path(path)), **overrides})
+        return await cls.create(**{**cls._read_config(Path(config_path)), **overrides})
 
     @staticmethod
     def _read_config(file: Path) -> dict[str, Any]:

@@ -1,5 +1,25 @@
-"""Enums and type names shared by the client and the simulator."""
+"""Enums and type names shared by the client and the simulator, and project-x-py's
+configuration TypedDicts (``config_types``)."""
 
+from pxfast.types.config_types import (
+    CacheConfig,
+    DataManagerConfig,
+    EnvironmentConfig,
+    FeatureConfig,
+    HTTPConfig,
+    IndicatorConfig,
+    LoggingConfig,
+    MemoryManagementConfig,
+    OrderbookConfig,
+    OrderManagerConfig,
+    PositionManagerConfig,
+    ProjectXSDKConfig,
+    RateLimitConfig,
+    RealtimeConfig,
+    RiskConfig,
+    TradingSuiteConfig,
+    WebSocketConfig,
+)
 from pxfast.types.trading import (
     AggregateBarUnit,
     DomType,
@@ -12,10 +32,27 @@ from pxfast.types.trading import (
 
 __all__ = [
     "AggregateBarUnit",
+    "CacheConfig",
+    "DataManagerConfig",
     "DomType",
+    "EnvironmentConfig",
+    "FeatureConfig",
+    "HTTPConfig",
+    "IndicatorConfig",
+    "LoggingConfig",
+    "MemoryManagementConfig",
+    "OrderManagerConfig",
     "OrderSide",
     "OrderStatus",
     "OrderType",
+    "OrderbookConfig",
+    "PositionManagerConfig",
     "PositionType",
+    "ProjectXSDKConfig",
+    "RateLimitConfig",
+    "RealtimeConfig",
+    "RiskConfig",
     "TradeLogType",
+    "TradingSuiteConfig",
+    "WebSocketConfig",
 ]

@@ -215,3 +215,109 @@ def test_uninstall_restores_the_modules_own_getattr() -> None:
         pxfast.compat.uninstall()
     assert pxfast.__dict__["__getattr__"] is own
     assert "__getattr__" not in vars(pxfast.utils)
+
+
+# --------------------------------------------- setup_logging, config types, from_config
+
+_LOGGING_UNDER_COMPAT = """
+import logging, sys
+import pxfast.compat
+pxfast.compat.install()
+from project_x_py import setup_logging
+from project_x_py.utils import setup_logging as same
+assert same is setup_logging
+logger = setup_logging(level="debug", format_string="%(name)s|%(message)s", filename=sys.argv[1])
+assert logging.getLogger().level == logging.DEBUG
+logger.info("from the bot")
+logging.getLogger("websockets.client").debug(
+    "> GET /hubs/user?access_token=%s HTTP/1.1", "eyJhbGciOi.SECRETJWT.sig"
+)
+logging.getLogger("pxfast.client").debug('{"apiKey": "SECRETKEY123"}')
+try:
+    setup_logging(level="LOUD")
+except AttributeError:
+    print("unknown level refused")
+"""
+
+
+def test_setup_logging_configures_like_project_x_py_and_never_logs_secrets(
+    tmp_path: Any,
+) -> None:
+    log = tmp_path / "bot.log"
+    done = subprocess.run(
+        [sys.executable, "-c", _LOGGING_UNDER_COMPAT, str(log)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "unknown level refused"
+    lines = log.read_text().splitlines()
+    assert lines[0] == "pxfast|from the bot"
+    assert lines[1] == "websockets.client|> GET /hubs/user?access_token=*** HTTP/1.1"
+    assert lines[2].startswith("pxfast.client|") and "***" in lines[2]
+    assert "SECRET" not in log.read_text()
+
+
+# Each config type of project-x-py: its keys and which of them are required.
+_REFERENCE_CONFIG_KEYS = """
+import dataclasses, json
+from project_x_py.types import config_types
+out = {}
+for name in config_types.__all__:
+    cls = getattr(config_types, name)
+    if dataclasses.is_dataclass(cls):
+        out[name] = [sorted(f.name for f in dataclasses.fields(cls)), []]
+    else:
+        out[name] = [sorted(cls.__annotations__), sorted(cls.__required_keys__)]
+print(json.dumps(out))
+"""
+
+
+def test_config_types_have_project_x_py_keys() -> None:
+    import dataclasses
+
+    import pxfast
+    import pxfast.types
+    from pxfast.types import config_types
+
+    try:
+        python = ensure_reference_venv()
+    except ReferenceUnavailable as exc:
+        if find_python312() is None:
+            pytest.skip(f"project-x-py 4.4.1 needs Python 3.12, none found here: {exc}")
+        raise
+    done = subprocess.run(
+        [str(python), "-c", _REFERENCE_CONFIG_KEYS], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference: dict[str, list[list[str]]] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(config_types.__all__) == sorted(reference)
+    for name, (keys, required) in reference.items():
+        cls = getattr(config_types, name)
+        if dataclasses.is_dataclass(cls):
+            ours = [sorted(f.name for f in dataclasses.fields(cls)), []]
+        else:
+            ours = [sorted(cls.__annotations__), sorted(cls.__required_keys__)]
+        assert ours == [keys, required], name
+    assert pxfast.types.DataManagerConfig is config_types.DataManagerConfig
+    assert pxfast.PositionManagerConfig is config_types.PositionManagerConfig
+
+
+async def test_from_config_takes_project_x_py_keyword(
+    make_simulator: MakeSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    gw = await make_simulator()
+    gw.add_user("erin", KEY)
+    monkeypatch.setenv("PROJECTX_API_URL", gw.api_url)
+    monkeypatch.setenv("PROJECTX_USER_HUB_URL", gw.user_hub_url)
+    monkeypatch.setenv("PROJECTX_MARKET_HUB_URL", gw.market_hub_url)
+    monkeypatch.setenv("PROJECT_X_USERNAME", "erin")
+    monkeypatch.setenv("PROJECT_X_API_KEY", KEY)
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"instrument": SYMBOL, "timeframes": ["1min"], "initial_days": 1}))
+    suite = await TradingSuite.from_config(config_path=str(path))
+    try:
+        assert suite.is_connected and suite.symbol == SYMBOL
+    finally:
+        await suite.disconnect()
