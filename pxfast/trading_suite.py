@@ -24,13 +24,16 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pxfast._redact import redact
 from pxfast.client.project_x import ProjectX
 from pxfast.config import credentials_from_env, load_default_config
 from pxfast.event_bus import Event, EventBus, EventKey, Handler
@@ -171,6 +174,9 @@ class TradingSuite:
         self._by_contract: dict[str, EventBus] = {}
         self._connected = False
         self._closed = False
+        self.suite_id = f"TradingSuite_{uuid.uuid4().hex[:12]}"
+        self._created_at = datetime.now(UTC)
+        self._started = time.monotonic()
 
     # ------------------------------------------------------------------ creation
 
@@ -421,15 +427,67 @@ class TradingSuite:
         return self.realtime.health()
 
     async def get_stats(self) -> dict[str, Any]:
+        """project-x-py's ``TradingSuiteStats`` keys, filled only with what pxfast measures.
+
+        A key pxfast does not measure is None, never a made-up number:
+        ``successful_api_calls``, ``failed_api_calls``, ``avg_response_time_ms``,
+        ``cache_hit_rate``, ``memory_usage_mb`` and ``message_queue_size``;
+        ``components`` is empty and ``health_score`` absent (pxfast reports facts,
+        not scores).  ``total_api_calls`` counts REST requests sent, retries
+        included; ``active_subscriptions`` counts the contracts subscribed on the
+        market hub.  pxfast adds ``health`` (``get_health()``) and per-symbol
+        ``orders`` statistics.
+        """
+        health = self.get_health()
+        hubs = health["hubs"]
+        rest = health["rest"]
         return {
-            "health": self.get_health(),
+            "suite_id": self.suite_id,
+            "instrument": self.config.instrument,
+            "created_at": self._created_at.isoformat(),
+            "uptime_seconds": int(time.monotonic() - self._started),
+            "status": "active" if self.is_connected else "disconnected",
+            "connected": self.is_connected,
+            "components": {},
+            "realtime_connected": hubs["user"]["connected"] and hubs["market"]["connected"],
+            "user_hub_connected": hubs["user"]["connected"],
+            "market_hub_connected": hubs["market"]["connected"],
+            "total_api_calls": rest["requests"],
+            "successful_api_calls": None,
+            "failed_api_calls": None,
+            "avg_response_time_ms": None,
+            "cache_hit_rate": None,
+            "memory_usage_mb": None,
+            "active_subscriptions": len(self._by_contract) if self._connected else 0,
+            "message_queue_size": None,
+            "features_enabled": [flag.value for flag in self.config.features],
+            "timeframes": list(self.config.timeframes),
+            "health": health,
             "orders": {
                 symbol: await context.orders.get_order_statistics_async()
                 for symbol, context in self._contexts.items()
             },
         }
 
-    # ------------------------------------------------------------------ sessions
+    async def export_stats(
+        self, export_format: str = "json", pretty: bool = False, include_timestamp: bool = True
+    ) -> str:
+        """``get_stats()`` as JSON, as project-x-py's ``export_stats("json")`` gives it.
+
+        project-x-py also writes Prometheus, CSV and Datadog; pxfast does not,
+        and says so with the ValueError project-x-py raises for an unknown
+        format.  The text is passed through the credential redactor: hub
+        errors quoted in ``health`` come from the network.
+        """
+        if export_format.lower() != "json":
+            raise ValueError(
+                f"Unsupported export format: {export_format!r}; pxfast exports stats as "
+                "'json' only (project-x-py's prometheus, csv and datadog are not implemented)"
+            )
+        data = await self.get_stats()
+        if include_timestamp:
+            data["export_timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return redact(json.dumps(data, indent=2 if pretty else None, default=str))
 
     async def set_session_type(self, session_type: Any) -> None:
         """Make ``session_type`` (a ``pxfast.sessions.SessionType``) every instrument's default."""

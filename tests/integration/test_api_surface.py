@@ -134,18 +134,28 @@ print(json.dumps(outcome))
 
 
 @pytest.fixture(scope="module")
-def reference_surface() -> dict[str, list[str]]:
+def run_reference() -> Callable[[str], Any]:
+    """``run_reference(code)``: the JSON that ``code`` prints under project-x-py 4.4.1."""
     try:
         python = ensure_reference_venv()
     except ReferenceUnavailable as exc:
         if find_python312() is None:
             pytest.skip(f"project-x-py 4.4.1 needs Python 3.12, none found here: {exc}")
         raise
-    done = subprocess.run(
-        [str(python), "-c", _LIST_REFERENCE], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    surface: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
+
+    def run(code: str) -> Any:
+        done = subprocess.run(
+            [str(python), "-c", code], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def reference_surface(run_reference: Callable[[str], Any]) -> dict[str, list[str]]:
+    surface: dict[str, list[str]] = run_reference(_LIST_REFERENCE)
     return surface
 
 
@@ -274,24 +284,14 @@ print(json.dumps(out))
 """
 
 
-def test_config_types_have_project_x_py_keys() -> None:
+def test_config_types_have_project_x_py_keys(run_reference: Callable[[str], Any]) -> None:
     import dataclasses
 
     import pxfast
     import pxfast.types
     from pxfast.types import config_types
 
-    try:
-        python = ensure_reference_venv()
-    except ReferenceUnavailable as exc:
-        if find_python312() is None:
-            pytest.skip(f"project-x-py 4.4.1 needs Python 3.12, none found here: {exc}")
-        raise
-    done = subprocess.run(
-        [str(python), "-c", _REFERENCE_CONFIG_KEYS], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    reference: dict[str, list[list[str]]] = json.loads(done.stdout.strip().splitlines()[-1])
+    reference: dict[str, list[list[str]]] = run_reference(_REFERENCE_CONFIG_KEYS)
     assert sorted(config_types.__all__) == sorted(reference)
     for name, (keys, required) in reference.items():
         cls = getattr(config_types, name)
@@ -321,3 +321,46 @@ async def test_from_config_takes_project_x_py_keyword(
         assert suite.is_connected and suite.symbol == SYMBOL
     finally:
         await suite.disconnect()
+
+
+# ---------------------------------------------------------------- statistics
+
+_REFERENCE_STATS_KEYS = """
+import json
+from project_x_py.types.stats_types import TradingSuiteStats
+print(json.dumps(sorted(TradingSuiteStats.__required_keys__)))
+"""
+
+
+@pytest.fixture(scope="module")
+def stats_keys(run_reference: Callable[[str], Any]) -> list[str]:
+    keys: list[str] = run_reference(_REFERENCE_STATS_KEYS)
+    return keys
+
+
+async def test_get_stats_has_project_x_py_keys_with_measured_values(
+    make_simulator: MakeSimulator, stats_keys: list[str]
+) -> None:
+    gw = await make_simulator()
+    suite = await _create(gw, features=["risk_manager"], timeframes=["1min", "5min"])
+    try:
+        stats = await suite.get_stats()
+        assert set(stats_keys) <= set(stats)
+        assert stats["connected"] is True and stats["status"] == "active"
+        assert stats["user_hub_connected"] and stats["market_hub_connected"]
+        assert stats["realtime_connected"] is True
+        assert stats["instrument"] == SYMBOL and stats["timeframes"] == ["1min", "5min"]
+        assert stats["features_enabled"] == ["risk_manager"]
+        assert stats["total_api_calls"] == suite.client.session.stats.requests > 0
+        assert stats["active_subscriptions"] == 1
+        assert stats["failed_api_calls"] is None and stats["memory_usage_mb"] is None
+        exported = json.loads(await suite.export_stats(pretty=True))
+        assert exported["suite_id"] == stats["suite_id"] and "export_timestamp" in exported
+        assert KEY not in await suite.export_stats()
+        with pytest.raises(ValueError, match="json"):
+            await suite.export_stats("prometheus")
+    finally:
+        await suite.disconnect()
+    stats = await suite.get_stats()
+    assert stats["connected"] is False and stats["status"] == "disconnected"
+    assert stats["active_subscriptions"] == 0
