@@ -203,7 +203,7 @@ async def measure_flood(seconds: float) -> dict[str, Any]:
     )
     assert child.stdout is not None
     remote = _Remote((await child.stdout.readline()).decode().strip())
-    suite = await _suite(remote, FLOOD_SYMBOLS, features=["orderbook"])
+    suite = await _suite(remote, FLOOD_SYMBOLS, market_depth=True)
     # The child's rate limits are off (hundreds of resting orders); so is the client's mirror.
     unlimited = BucketSpec(10**9, 60.0)
     suite.client.session.budget = RateBudget(general=unlimited, bars=unlimited)
