@@ -188,9 +188,26 @@ def test_eth_is_closed_over_the_weekend_and_holidays(frame_results: Any) -> None
     assert not {datetime.fromisoformat(s).astimezone(ET).date() for s in ours} & FRAME_HOLIDAYS
 
 
+def _within(result: dict[str, Any], first: str, last: str) -> dict[str, Any]:
+    """``result``'s rows stamped from ``first`` to ``last`` (ISO strings of one zone)."""
+    rows = [row for row in result["rows"] if first <= row[0] <= last]
+    return {**result, "rows": rows}
+
+
 def test_suite_session_reads_match(reference_python: Path, start_sim: SimFactory) -> None:
     reference = run_bot([str(reference_python), str(RUNNER), BOT, "suite"], start_sim())
     pxfast = run_bot([sys.executable, "-m", "pxfast.compat", BOT, "suite"], start_sim())
+    # Each suite reads `initial_days` of history back from its own start, so the
+    # oldest bar can differ by one when a 5-minute boundary passes between the two
+    # runs: the bars are compared over the span both hold, which must be nearly all.
+    whole = same(pxfast["all"], reference["all"])
+    kept = pxfast["default"]["rows"]  # the RTH bars pxfast's statistics were taken over
+    first = max(stamps(pxfast["all"])[0], stamps(reference["all"])[0])
+    last = min(stamps(pxfast["all"])[-1], stamps(reference["all"])[-1])
+    for result in (reference, pxfast):
+        for key in ("all", "default", "eth", "after set", "data after set"):
+            result[key] = _within(result[key], first, last)
+    assert len(stamps(pxfast["all"])) >= 0.99 * len(stamps(reference["all"])) > 0
     assert same(pxfast["all"], reference["all"])
     ref_rth, ours = stamps(reference["default"]), stamps(pxfast["default"])
     at_close = {s for s in ref_rth if et_time(s) == time(16)}
@@ -200,12 +217,11 @@ def test_suite_session_reads_match(reference_python: Path, start_sim: SimFactory
         closed = {s for s in stamps(reference[key]) if globex_closed(s)}
         assert stamps(pxfast[key]) == [s for s in stamps(reference[key]) if s not in closed], key
     eth_keys = [k for k in reference["stats"] if k.startswith("eth_")]
-    if not any(globex_closed(s) for s in stamps(reference["eth"])):
+    if whole and not any(globex_closed(s) for s in stamps(reference["eth"])):
         assert same(
             {k: pxfast["stats"][k] for k in eth_keys}, {k: reference["stats"][k] for k in eth_keys}
         )
     # RTH statistics are those of the RTH bars pxfast keeps.
-    kept = pxfast["default"]["rows"]
     volume = sum(row[5] for row in kept)
     assert pxfast["stats"]["rth_volume"] == volume
     assert same(pxfast["stats"]["rth_vwap"], sum(row[4] * row[5] for row in kept) / volume)
