@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pxfast import _fsm
 from pxfast._fsm import OrderTable
@@ -46,6 +46,7 @@ from pxfast.messages import OrderUpdate
 from pxfast.models import Instrument, Order, OrderPlaceResponse
 from pxfast.order_manager.retry import RetryPolicy
 from pxfast.order_tracker import TERMINAL, describe_state
+from pxfast.types import config_types
 from pxfast.types.trading import OrderStatus, OrderType
 
 if TYPE_CHECKING:
@@ -60,23 +61,9 @@ logger = logging.getLogger(__name__)
 PriceLike = int | float | Decimal
 
 
-class OrderManagerConfig(TypedDict, total=False):
-    enable_bracket_orders: bool
-    enable_trailing_stops: bool
-    auto_risk_management: bool
-    max_order_size: int
-    max_orders_per_minute: int
-    default_order_type: str
-    enable_order_validation: bool
-    require_confirmation: bool
-    auto_cancel_on_close: bool
-    order_timeout_minutes: int
-    status_check_max_attempts: int
-    status_check_initial_delay: float
-    status_check_backoff_factor: float
-    status_check_max_delay: float
-    status_check_circuit_breaker_threshold: int
-    status_check_circuit_breaker_reset_time: float
+class OrderManagerConfig(config_types.OrderManagerConfig, total=False):
+    """project-x-py's keys plus the settings only pxfast has."""
+
     #: pxfast: tag every order so an uncertain place can be resolved (default True).
     auto_tag: bool
     #: pxfast: seconds to wait for a bracket's legs to appear on the user hub.
