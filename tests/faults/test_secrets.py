@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from exposure import described
 from fault_bot import SYMBOL, MakeSimulator, OpenSuite, fast_hub_options
 
 from pxfast.client import ProjectX
@@ -103,16 +104,6 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def leaks(texts: list[str], secrets: list[str]) -> list[tuple[str, str]]:
     return [(secret[:12], text[:300]) for text in texts for secret in secrets if secret in text]
-
-
-def described(exc: BaseException) -> str:
-    """An exception as a user can see it: message, repr, attributes, chained causes."""
-    seen = []
-    current: BaseException | None = exc
-    while current is not None:
-        seen.append(f"{current}\n{current!r}\n{vars(current)!r}")
-        current = current.__cause__ or current.__context__
-    return "\n".join(seen)
 
 
 async def test_keys_and_tokens_never_leak(

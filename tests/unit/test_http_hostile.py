@@ -31,6 +31,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 
 import pytest
+from exposure import described
 from scripted_server import FLOOD, Serve, read_request
 
 from pxfast.client import http
@@ -56,6 +57,7 @@ LIMIT = 256 * 1024
 
 API_KEY = "pxk-Hostile-Echo-Key-5e1d7a93c0b2"
 USERNAME = "alice"
+
 
 def _jwt(exp: int = 4_102_444_800) -> str:
     def part(obj: object) -> str:
@@ -308,15 +310,6 @@ def _answer(status: int, body: bytes) -> bytes:
     )
 
 
-def _described(exc: BaseException) -> str:
-    seen = []
-    current: BaseException | None = exc
-    while current is not None:
-        seen.append(f"{current}\n{current!r}\n{vars(current)!r}")
-        current = current.__cause__ or current.__context__
-    return "\n".join(seen)
-
-
 def _leaked(texts: list[str]) -> list[str]:
     """The secrets any 12 characters of which appear in ``texts`` (a cut secret leaks too)."""
     secrets = [API_KEY, *TOKEN.split(".")[1:]]  # the JWT's header segment is public
@@ -396,7 +389,7 @@ async def test_an_echoed_request_never_puts_a_secret_in_an_error_or_log(
     errors.append(rejected.value)
     await session.close()
     assert all("HTTP 400" in str(error) for error in errors)  # still says what happened
-    seen = [_described(error) for error in errors] + [caplog.text, repr(session)]
+    seen = [described(error) for error in errors] + [caplog.text, repr(session)]
     assert _leaked(seen) == []
 
 
@@ -417,7 +410,7 @@ async def test_a_login_refusal_echoing_the_key_in_its_message_hides_it(
         await asyncio.wait_for(session.login(), BOUND)
     await session.close()
     assert "Invalid API key" in str(refused.value) and refused.value.error_code == 3
-    assert _leaked([_described(refused.value), caplog.text]) == []
+    assert _leaked([described(refused.value), caplog.text]) == []
 
 
 async def test_json_nested_past_the_decoders_depth_is_a_data_error(serve: Serve) -> None:
